@@ -1,0 +1,74 @@
+"""Admin for the kernel: services, teams, the read-only transition log, the outbox."""
+
+from django.contrib import admin, messages
+from django.utils import timezone
+
+from . import notifications
+from .choices import NotificationStatus
+from .models import Notification, Service, Team, TransitionLog
+
+admin.site.site_header = "OpsDesk administration"
+admin.site.site_title = "OpsDesk"
+admin.site.index_title = "Operations desk"
+
+
+@admin.register(Team)
+class TeamAdmin(admin.ModelAdmin):
+    list_display = ["name", "lead", "email"]
+    search_fields = ["name", "email"]
+    filter_horizontal = ["members"]
+    autocomplete_fields = ["lead"]
+
+
+@admin.register(Service)
+class ServiceAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "owner_team", "criticality"]
+    list_filter = ["criticality", "owner_team"]
+    search_fields = ["name", "slug", "description"]
+    prepopulated_fields = {"slug": ["name"]}
+    list_select_related = ["owner_team"]
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Nobody, not even a superuser, adds, edits or deletes these rows here."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(TransitionLog)
+class TransitionLogAdmin(ReadOnlyAdmin):
+    list_display = ["timestamp", "object_number", "transition", "from_state", "to_state", "user"]
+    list_filter = ["content_type", "transition", "to_state"]
+    search_fields = ["object_number", "comment", "user__username"]
+    date_hierarchy = "timestamp"
+    list_select_related = ["user", "content_type"]
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "channel", "recipient", "subject", "status", "attempts", "sent_at"]
+    list_filter = ["status", "channel", "queue"]
+    search_fields = ["recipient", "subject"]
+    readonly_fields = [f.name for f in Notification._meta.fields]
+    actions = ["retry_now"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Retry delivery now")
+    def retry_now(self, request, queryset):
+        rows = queryset.exclude(status=NotificationStatus.SENT)
+        count = rows.update(next_attempt_at=timezone.now(), attempts=0)
+        for pk, queue in rows.values_list("pk", "queue"):
+            notifications.enqueue_delivery(pk, queue)
+        messages.success(request, f"{count} notification(s) queued for delivery.")

@@ -1,0 +1,153 @@
+"""The shared kernel's models: Team, Service, the transition log and the notification outbox."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from django.utils import timezone
+
+from .choices import Criticality, NotificationChannel, NotificationQueue, NotificationStatus
+from .exceptions import AppendOnlyError
+
+
+class Team(models.Model):
+    """An assignment group for incidents and the implementer group for changes."""
+
+    name = models.CharField(max_length=100, unique=True)
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="teams", blank=True)
+    lead = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="led_teams",
+    )
+    email = models.EmailField(blank=True)
+    webhook_url = models.URLField(blank=True, help_text="Optional chat webhook (JSON POST).")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Service(models.Model):
+    """A business or technical service that incidents, changes and releases point at."""
+
+    name = models.CharField(max_length=100, unique=True)
+    slug = models.SlugField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    owner_team = models.ForeignKey(
+        Team, on_delete=models.PROTECT, null=True, blank=True, related_name="services"
+    )
+    criticality = models.CharField(
+        max_length=10, choices=Criticality.choices, default=Criticality.MEDIUM
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    """Refuses bulk updates and deletes: the rows are an audit trail."""
+
+    def update(self, **kwargs):
+        raise AppendOnlyError(f"{self.model.__name__} entries cannot be changed.")
+
+    def delete(self):
+        raise AppendOnlyError(f"{self.model.__name__} entries cannot be deleted.")
+
+
+class AppendOnlyModel(models.Model):
+    """A model whose rows are written once and never edited or deleted."""
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AppendOnlyError(f"{type(self).__name__} entries cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError(f"{type(self).__name__} entries cannot be deleted.")
+
+
+class TransitionLog(AppendOnlyModel):
+    """One state transition of an incident, change or release (append-only)."""
+
+    content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT)
+    object_id = models.PositiveBigIntegerField()
+    subject = GenericForeignKey("content_type", "object_id")
+    object_number = models.CharField(max_length=20, blank=True)
+    transition = models.CharField(max_length=50)
+    from_state = models.CharField(max_length=30)
+    to_state = models.CharField(max_length=30)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Empty for transitions made by the system (SLA sweep, integrations).",
+    )
+    timestamp = models.DateTimeField(default=timezone.now, db_index=True)
+    comment = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["timestamp", "id"]
+        indexes = [models.Index(fields=["content_type", "object_id", "timestamp"])]
+
+    def __str__(self) -> str:
+        return f"{self.object_number} {self.transition}: {self.from_state} → {self.to_state}"
+
+
+class Notification(models.Model):
+    """An outbox row: written in the event's transaction, delivered by a Celery task."""
+
+    channel = models.CharField(max_length=10, choices=NotificationChannel.choices)
+    recipient = models.CharField(max_length=500, help_text="Email address or webhook URL.")
+    subject = models.CharField(max_length=250)
+    body = models.TextField(blank=True)
+    status = models.CharField(
+        max_length=10,
+        choices=NotificationStatus.choices,
+        default=NotificationStatus.PENDING,
+        db_index=True,
+    )
+    queue = models.CharField(
+        max_length=10, choices=NotificationQueue.choices, default=NotificationQueue.DEFAULT
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(default=timezone.now, db_index=True)
+    dedupe_key = models.CharField(
+        max_length=250,
+        unique=True,
+        null=True,
+        blank=True,
+        help_text="Same key, same notification: an event notifies each recipient once.",
+    )
+    content_type = models.ForeignKey(
+        ContentType, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    object_id = models.PositiveBigIntegerField(null=True, blank=True)
+    subject_object = GenericForeignKey("content_type", "object_id")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["content_type", "object_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.channel} to {self.recipient}: {self.subject}"

@@ -1,0 +1,33 @@
+"""Kernel pages: the home page, the health check and the 403 page."""
+
+from django.contrib.auth.decorators import login_required
+from django.db import connection
+from django.http import JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+
+from .health import broker_status, database_status
+
+
+@login_required
+def home(request):
+    """The desk's front page: where to go for each role."""
+    from .selectors import desk_summary
+
+    return render(request, "home.html", {"summary": desk_summary()})
+
+
+@never_cache
+def healthz(request):
+    """200 with the state of the database and the broker; 503 when either is down."""
+    checks = {"database": database_status(connection), "broker": broker_status()}
+    healthy = all(value == "ok" for value in checks.values())
+    return JsonResponse(
+        {"status": "ok" if healthy else "unavailable", **checks}, status=200 if healthy else 503
+    )
+
+
+def permission_denied(request, exception=None):
+    """A clear 403 page that says what was refused."""
+    message = str(exception) if exception and str(exception) else None
+    return render(request, "403.html", {"message": message}, status=403)

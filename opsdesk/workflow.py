@@ -1,0 +1,179 @@
+"""The one way any incident, change or release changes state.
+
+``apply_transition`` locks the row, checks permission (django-fsm-2 does not
+check ``permission=`` when a transition is called), checks the state and the
+gate, runs the ``@transition`` method, saves, and writes the transition log,
+in one database transaction. Web views, the admin, the API and Celery tasks
+all come through here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied
+from django.db import models, transaction
+from django.utils import timezone
+from django_fsm import ConcurrentTransition, ConcurrentTransitionMixin
+
+from .exceptions import ConcurrentUpdate, TransitionNotAllowed
+from .models import TransitionLog
+
+User = AbstractBaseUser | AnonymousUser | None
+
+
+class WorkflowModel(ConcurrentTransitionMixin, models.Model):
+    """Base of the numbered, state-machine models (incidents, changes, releases).
+
+    Subclasses define ``state = FSMField(protected=True, ...)``, the
+    ``@transition`` methods and ``NUMBER_PREFIX``.
+    """
+
+    NUMBER_PREFIX = ""
+
+    number = models.CharField(max_length=20, unique=True, editable=False, blank=True)
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return self.number or f"new {type(self).__name__}"
+
+    def save(self, *args, **kwargs) -> None:
+        adding = self._state.adding
+        super().save(*args, **kwargs)
+        if adding and not self.number:
+            self.number = f"{self.NUMBER_PREFIX}-{self.pk:06d}"
+            type(self)._default_manager.filter(pk=self.pk).update(number=self.number)
+
+    def transition_blockers(self, transition: str) -> list[str]:
+        """What is missing before ``transition`` may run (gate checks); empty when nothing is."""
+        return []
+
+    def transition_names(self) -> list[str]:
+        """Every transition this model knows, in declaration order."""
+        return list(dict.fromkeys(t.name for t in self.get_all_state_transitions()))
+
+    def available_transitions_for(self, user: User) -> list[str]:
+        """The transitions ``user`` may take now: right state, right permission, gate met."""
+        return [
+            name
+            for name in self.transition_names()
+            if transition_refusal(self, name, user) is None
+        ]
+
+
+def _transition_meta(instance: WorkflowModel, name: str):
+    method = getattr(instance, name, None)
+    meta = getattr(method, "_django_fsm", None)
+    if meta is None:
+        raise TransitionNotAllowed(f"{name!r} is not a transition of {type(instance).__name__}.")
+    return meta
+
+
+def user_may(instance: WorkflowModel, name: str, user: User) -> bool:
+    """Whether ``user`` holds the permission of transition ``name``, whatever the state."""
+    if user is None:  # the system itself (sweeps, integrations)
+        return True
+    if not user.is_authenticated or not user.is_active:
+        return False
+    meta = _transition_meta(instance, name)
+    for tr in meta.transitions.values():
+        perm = tr.permission
+        if perm is None:
+            continue
+        if callable(perm):
+            if not perm(instance, user):
+                return False
+        elif not user.has_perm(perm):
+            return False
+    return True
+
+
+def transition_refusal(instance: WorkflowModel, name: str, user: User) -> Exception | None:
+    """The error that ``apply_transition`` would raise before running, or None."""
+    meta = _transition_meta(instance, name)
+    if not user_may(instance, name, user):
+        return PermissionDenied(f"You may not {name} this {instance._meta.verbose_name}.")
+    state = instance.state
+    if not meta.has_transition(state):
+        return TransitionNotAllowed(
+            f"Cannot {name} {instance.number}: it is {instance.get_state_display().lower()}."
+        )
+    missing = instance.transition_blockers(name)
+    if missing:
+        return TransitionNotAllowed(
+            f"Cannot {name} {instance.number} yet: missing {', '.join(missing)}.", missing=missing
+        )
+    return None
+
+
+def apply_transition(
+    *,
+    instance: WorkflowModel,
+    name: str,
+    by: User,
+    comment: str = "",
+    expected_state: str | None = None,
+    at=None,
+    **kwargs: Any,
+) -> WorkflowModel:
+    """Run transition ``name`` on ``instance`` for user ``by`` (None = the system).
+
+    ``expected_state`` is the state the user saw; if someone else has moved the
+    object since, this raises ``ConcurrentUpdate`` instead of acting on a state the
+    user never saw. ``kwargs`` go to the transition method (fields it needs).
+    Returns the saved, locked instance. Callers queue side effects with
+    ``transaction.on_commit`` inside their own atomic block.
+    """
+    model = type(instance)
+    with transaction.atomic():
+        locked = model._default_manager.select_for_update().get(pk=instance.pk)
+        if expected_state is not None and locked.state != expected_state:
+            raise ConcurrentUpdate(
+                f"{locked.number} was changed by someone else: it is now "
+                f"{locked.get_state_display().lower()}. Reload and try again."
+            )
+        refusal = transition_refusal(locked, name, by)
+        if refusal is not None:
+            raise refusal
+        from_state = locked.state
+        getattr(locked, name)(by=by, at=at or timezone.now(), **kwargs)
+        try:
+            locked.save()
+        except ConcurrentTransition as exc:
+            raise ConcurrentUpdate(
+                f"{locked.number} was changed by someone else. Reload and try again."
+            ) from exc
+        log_transition(
+            obj=locked, name=name, from_state=from_state, to_state=locked.state, by=by,
+            comment=comment, at=at,
+        )
+    return locked
+
+
+def log_transition(
+    *, obj: WorkflowModel, name: str, from_state: str, to_state: str, by: User,
+    comment: str = "", at=None,
+) -> TransitionLog:
+    """Append one entry to the transition log (also used for logged non-state events)."""
+    return TransitionLog.objects.create(
+        content_type=ContentType.objects.get_for_model(obj, for_concrete_model=True),
+        object_id=obj.pk,
+        object_number=obj.number,
+        transition=name,
+        from_state=from_state,
+        to_state=to_state,
+        user=by if (by is not None and by.is_authenticated) else None,
+        comment=comment,
+        timestamp=at or timezone.now(),
+    )
+
+
+def transition_history(obj: models.Model):
+    """The transition log of one object, oldest first, with users."""
+    return TransitionLog.objects.filter(
+        content_type=ContentType.objects.get_for_model(obj), object_id=obj.pk
+    ).select_related("user")
