@@ -9,7 +9,7 @@ Domain errors become 400/403/409 in ``opsdesk.api.exceptions``.
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
@@ -26,11 +26,12 @@ class TransitionInput(serializers.Serializer):
     )
 
 
-class AvailableTransitionsField(serializers.SerializerMethodField):
-    """The transitions the requesting user may take now."""
+@extend_schema_field(serializers.ListField(child=serializers.CharField()))
+class AvailableTransitionsField(serializers.Field):
+    """The transitions the requesting user may take now (read-only)."""
 
     def __init__(self, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(source="*", read_only=True, **kwargs)
 
     def to_representation(self, obj):
         request = self.context.get("request")
