@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import logging
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -29,6 +31,19 @@ log = logging.getLogger(__name__)
 # retry sweep considers it lost.
 FIRST_RETRY_AFTER = timedelta(minutes=1)
 WEBHOOK_TIMEOUT_SECONDS = 10
+
+
+_muted: ContextVar[bool] = ContextVar("opsdesk_notifications_muted", default=False)
+
+
+@contextmanager
+def muted() -> Iterator[None]:
+    """Write no notifications inside this block (demo data replaying history)."""
+    token = _muted.set(True)
+    try:
+        yield
+    finally:
+        _muted.reset(token)
 
 
 @dataclass(frozen=True)
@@ -59,6 +74,8 @@ def notify(
     With ``dedupe_key``, each recipient is notified of that event at most once,
     however often this is called (the key is unique per recipient in the table).
     """
+    if _muted.get():
+        return []
     now = timezone.now()
     content_type = ContentType.objects.get_for_model(about) if about is not None else None
     created = []
