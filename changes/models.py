@@ -15,6 +15,10 @@ from .choices import ApprovalRole, ChangeState, ChangeType, Decision, Risk
 
 BEFORE_START = [ChangeState.DRAFT, ChangeState.SUBMITTED, ChangeState.APPROVED]
 
+# Decided by the board through ``services.change_approve``/``change_reject`` only,
+# never offered to users as plain transitions.
+BOARD_TRANSITIONS = ("approve", "reject")
+
 
 class StandardChangeTemplate(models.Model):
     """A pre-approved, low-risk, repeatable change (a standard change must use one)."""
@@ -97,6 +101,11 @@ class ChangeRequest(WorkflowModel):
     in_freeze = models.BooleanField(
         default=False, help_text="Emergency change submitted for a window inside a change freeze."
     )
+    recurring_service = models.ForeignKey(
+        "opsdesk.Service", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        editable=False,
+        help_text="Set on drafts created automatically for recurring incidents on this service.",
+    )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
     state = FSMField(
@@ -115,12 +124,16 @@ class ChangeRequest(WorkflowModel):
         ]
         indexes = [models.Index(fields=["planned_start", "planned_end"])]
 
+    def available_transitions_for(self, user) -> list[str]:
+        """The user's transitions, without approve/reject (those go through the board services)."""
+        return [name for name in super().available_transitions_for(user) if name not in BOARD_TRANSITIONS]
+
     # --- transitions (state only; changes/services.py locks, logs and notifies) ---
 
     @transition(field=state, source=ChangeState.DRAFT, target=ChangeState.SUBMITTED,
                 permission="changes.submit_changerequest")
-    def submit(self, *, by, at) -> None:
-        """Send to the board (a standard change is approved by ``services.change_submit``)."""
+    def submit(self, *, by, at, in_freeze: bool = False) -> None:
+        """Send to the board (``services.change_transition`` checks freezes and approves standard ones)."""
         errors = {}
         if not self.testing_plan.strip():
             errors["testing_plan"] = "A testing plan is required to submit."
@@ -136,6 +149,7 @@ class ChangeRequest(WorkflowModel):
         if errors:
             raise DomainValidationError(errors)
         self.submitted_at = at
+        self.in_freeze = in_freeze
 
     @transition(field=state, source=ChangeState.SUBMITTED, target=ChangeState.APPROVED,
                 permission="changes.approve_changerequest")

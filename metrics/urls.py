@@ -1,4 +1,10 @@
-from django.urls import path  # noqa: F401
+"""Metrics web pages."""
+
+from django.urls import path
+
+from . import views
 
 app_name = "metrics"
-urlpatterns = []
+urlpatterns = [
+    path("", views.metrics_dashboard, name="dashboard"),
+]

@@ -38,6 +38,11 @@ class Release(WorkflowModel):
         ordering = ["-created_at", "-id"]
         permissions = [("move_release", "Can move releases through their gates")]
 
+    def get_absolute_url(self) -> str:
+        from django.urls import reverse
+
+        return reverse("releases:detail", args=[self.pk])
+
     def transition_blockers(self, transition: str) -> list[str]:
         from .gates import missing_for
 

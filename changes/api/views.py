@@ -1,0 +1,87 @@
+"""/api/v1/changes/: change requests, their transitions and the board's decisions."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, viewsets
+from rest_framework.decorators import action
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+
+from opsdesk.api.workflow import transition_actions
+
+from .. import selectors, services
+from ..filtersets import ChangeRequestFilterSet
+from ..models import ChangeRequest
+from .serializers import ChangeApprovalSerializer, ChangeRequestSerializer, DecisionInput, OutcomeInput
+
+
+@transition_actions(
+    ChangeRequest, inputs={"complete": OutcomeInput, "fail": OutcomeInput, "roll_back": OutcomeInput}
+)
+class _ChangeRequestWorkflowViewSet(
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.ListModelMixin,
+    viewsets.GenericViewSet,
+):
+    queryset = selectors.changes_list().prefetch_related("incidents", "approvals__approver")
+    serializer_class = ChangeRequestSerializer
+    filterset_class = ChangeRequestFilterSet
+    ordering_fields = ["number", "created_at", "planned_start", "planned_end", "submitted_at", "approved_at",
+                       "risk", "state", "change_type"]
+    ordering = ["-created_at", "-id"]
+    transition_service = staticmethod(services.change_transition)
+
+
+# opsdesk.api.workflow names every generated action "run" before @action records the
+# method map, so the router would skip them; point each map at the action's real name.
+for _name in ChangeRequest().transition_names():
+    _run = getattr(_ChangeRequestWorkflowViewSet, _name)
+    for _method in list(_run.mapping):
+        _run.mapping[_method] = _name
+
+
+class ChangeRequestViewSet(_ChangeRequestWorkflowViewSet):
+    """Change requests. No delete: a change is cancelled, never removed.
+
+    The board's `approve`/`reject` actions replace the raw transitions of the same
+    name: they record a decision in the caller's role (`change_approve`/`change_reject`).
+    """
+
+    def _decide(self, request, service):
+        change = self.get_object()
+        body = DecisionInput(data=request.data)
+        body.is_valid(raise_exception=True)
+        service(change=change, by=request.user, role=body.validated_data.get("role"),
+                comment=body.validated_data["comment"])
+        return Response(self.get_serializer(self.get_queryset().get(pk=change.pk)).data)
+
+    @extend_schema(
+        request=DecisionInput, responses={200: ChangeRequestSerializer},
+        summary="Approve in your board role",
+        description="Records an approval in the caller's board role (`role` needed only with several board "
+                    "groups). 403 outside the role's group, for the requester or a second role; 409 when the "
+                    "change is not submitted or the role already decided.",
+    )
+    @action(detail=True, methods=["post"], url_path="approve", url_name="approve",
+            permission_classes=[IsAuthenticated])
+    def approve(self, request, pk=None):
+        return self._decide(request, services.change_approve)
+
+    @extend_schema(
+        request=DecisionInput, responses={200: ChangeRequestSerializer},
+        summary="Reject in your board role",
+        description="One rejection rejects the change. `comment` is required (400 without).",
+    )
+    @action(detail=True, methods=["post"], url_path="reject", url_name="reject",
+            permission_classes=[IsAuthenticated])
+    def reject(self, request, pk=None):
+        return self._decide(request, services.change_reject)
+
+    @extend_schema(responses={200: ChangeApprovalSerializer(many=True)}, summary="The board's decisions")
+    @action(detail=True, methods=["get"], url_path="approvals", url_name="approvals")
+    def approvals(self, request, pk=None):
+        change = self.get_object()
+        return Response(ChangeApprovalSerializer(change.approvals.select_related("approver"), many=True).data)

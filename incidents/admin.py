@@ -1,0 +1,349 @@
+"""Incident admin: the list, the form and transition buttons — every write through the services.
+
+django-fsm-2's ``FSMAdminMixin`` draws the buttons, but applies a POSTed
+transition without checking permission or writing the log; here its
+``_apply_fsm_transition`` is replaced by ``incident_transition`` (permission,
+visibility, state, log, notifications). resolve/close/cancel ask for their
+fields on a form first.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django_fsm.admin import FSMAdminMixin
+
+from opsdesk.exceptions import ConcurrentUpdate, DomainValidationError, TransitionNotAllowed
+from opsdesk.workflow import transition_history
+
+from . import services
+from .choices import OPEN_STATES, CancelReason
+from .models import Incident, IncidentNote, SLAPolicy
+from .selectors import incidents_visible_to, sla_state
+
+CREATE_FIELDS = [
+    "title",
+    "description",
+    "severity",
+    "service",
+    "team",
+    "assignee",
+    "started_at",
+    "detected_at",
+    "customers_affected",
+    "confidential",
+    "caused_by_release",
+    "caused_by_change",
+]
+
+SYSTEM_FIELDS = [
+    "number",
+    "state",
+    "reporter",
+    "acknowledged_at",
+    "resolved_at",
+    "closed_at",
+    "response_due",
+    "resolution_due",
+    "follow_up_due",
+    "response_breached",
+    "response_breached_at",
+    "resolution_breached",
+    "resolution_breached_at",
+    "response_warned_at",
+    "resolution_warned_at",
+    "escalation_level",
+    "time_on_hold",
+    "on_hold_since",
+    "cancel_reason",
+    "sla_summary",
+    "transition_log",
+]
+
+
+class TransitionForm(forms.Form):
+    comment = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class ResolveForm(TransitionForm):
+    resolution_summary = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), help_text="How was it resolved?")
+
+
+class CloseForm(TransitionForm):
+    root_cause = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
+    lessons_learned = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
+    preventive_measures = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class CancelForm(TransitionForm):
+    reason = forms.ChoiceField(choices=CancelReason.choices)
+
+
+class IncidentAdminForm(forms.ModelForm):
+    """Runs the service's field rules so a bad value is a form error, never a 500."""
+
+    class Meta:
+        model = Incident
+        fields = [*CREATE_FIELDS, "resolution_summary", "root_cause", "lessons_learned", "preventive_measures"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "started_at" in self.fields:
+            self.fields["started_at"].required = False
+            self.fields["started_at"].help_text = "When impact began; defaults to the detection time."
+        if "detected_at" in self.fields:
+            self.fields["detected_at"].required = False
+
+    def clean(self):
+        cleaned = super().clean()
+        candidate = Incident(
+            title=cleaned.get("title", self.instance.title or ""),
+            severity=cleaned.get("severity", self.instance.severity),
+            service=cleaned.get("service") or getattr(self.instance, "service", None),
+            detected_at=cleaned.get("detected_at") or self.instance.detected_at or timezone.now(),
+            customers_affected=cleaned.get("customers_affected", self.instance.customers_affected),
+        )
+        candidate.started_at = cleaned.get("started_at") or candidate.detected_at
+        try:
+            services.validate_incident_fields(candidate)
+        except DomainValidationError as exc:
+            for field, errors in exc.errors.items():
+                for error in errors:
+                    self.add_error(field if field in self.fields else None, error)
+        return cleaned
+
+    def _post_clean(self):
+        if not self.instance.pk:
+            # The service fills in started_at, the team and the deadlines; skip model checks here.
+            return
+        super()._post_clean()
+
+
+class IncidentNoteInline(admin.TabularInline):
+    """Work notes, read-only here (added from the incident page or the API)."""
+
+    model = IncidentNote
+    extra = 0
+    fields = ["created_at", "author", "body"]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Incident)
+class IncidentAdmin(FSMAdminMixin, admin.ModelAdmin):
+    form = IncidentAdminForm
+    fsm_fields = ["state"]
+    fsm_forms = {"resolve": ResolveForm, "close": CloseForm, "cancel": CancelForm}
+    fsm_transition_success_msg = "{transition_name}: done."
+    list_display = [
+        "number",
+        "title",
+        "severity",
+        "state",
+        "service",
+        "team",
+        "assignee",
+        "detected_at",
+        "response_breached",
+        "resolution_breached",
+        "escalation_level",
+        "confidential",
+    ]
+    list_filter = [
+        "state",
+        "severity",
+        "response_breached",
+        "resolution_breached",
+        "escalation_level",
+        "confidential",
+        "service",
+        "team",
+    ]
+    search_fields = ["number", "title", "description"]
+    list_select_related = ["service", "team", "assignee"]
+    date_hierarchy = "detected_at"
+    inlines = [IncidentNoteInline]
+    autocomplete_fields = ["assignee"]
+    fieldsets = [
+        (None, {"fields": ["number", "state", "title", "description", "severity", "service", "team", "assignee",
+                           "reporter", "confidential", "customers_affected"]}),
+        ("Times", {"fields": ["started_at", "detected_at", "acknowledged_at", "resolved_at", "closed_at"]}),
+        ("SLA", {"fields": ["sla_summary", "response_due", "resolution_due", "follow_up_due", "response_breached",
+                            "response_breached_at", "resolution_breached", "resolution_breached_at",
+                            "response_warned_at", "resolution_warned_at", "escalation_level", "time_on_hold",
+                            "on_hold_since"]}),
+        ("Resolution and review", {"fields": ["resolution_summary", "root_cause", "lessons_learned",
+                                              "preventive_measures", "cancel_reason"]}),
+        ("Causes", {"fields": ["caused_by_release", "caused_by_change"]}),
+        ("Transition log", {"fields": ["transition_log"]}),
+    ]
+    add_fieldsets = [(None, {"fields": CREATE_FIELDS})]
+
+    # --- queryset and form --------------------------------------------------------
+
+    def get_queryset(self, request):
+        return incidents_visible_to(request.user).select_related("service", "team", "assignee", "reporter")
+
+    def get_fieldsets(self, request, obj=None):
+        return self.add_fieldsets if obj is None else self.fieldsets
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        readonly = list(SYSTEM_FIELDS)
+        if obj.state not in OPEN_STATES and obj.state != Incident.State.RESOLVED:
+            readonly += [f for f in CREATE_FIELDS + ["resolution_summary", "root_cause", "lessons_learned",
+                                                    "preventive_measures"] if f not in readonly]
+        elif not request.user.has_perm("incidents.change_severity_incident"):
+            readonly.append("severity")
+        return readonly
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # incidents are records: cancel instead
+
+    @admin.display(description="SLA")
+    def sla_summary(self, obj):
+        if obj is None or obj.pk is None:
+            return "-"
+        state = sla_state(obj)
+
+        def fmt(clock):
+            if clock.remaining_seconds is None:
+                return "-"
+            minutes = int(clock.remaining_seconds // 60)
+            return f"{clock.status}, {minutes} min {'left' if minutes >= 0 else 'over'}"
+
+        return format_html(
+            "<strong>{}</strong> — response: {}; resolution: {}{}",
+            state.status,
+            fmt(state.response),
+            fmt(state.resolution),
+            " (paused)" if state.paused else "",
+        )
+
+    @admin.display(description="Transitions")
+    def transition_log(self, obj):
+        if obj is None or obj.pk is None:
+            return "-"
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{} → {}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    timezone.localtime(e.timestamp).strftime("%Y-%m-%d %H:%M"),
+                    e.transition,
+                    e.from_state,
+                    e.to_state,
+                    e.user or "system",
+                    e.comment,
+                )
+                for e in transition_history(obj)
+            ),
+        )
+        return format_html(
+            "<table><thead><tr><th>When</th><th>Transition</th><th>States</th><th>By</th><th>Comment</th>"
+            "</tr></thead><tbody>{}</tbody></table>",
+            rows or "",
+        )
+
+    # --- writes through the services --------------------------------------------
+
+    def save_model(self, request, obj, form, change):
+        try:
+            if change:
+                fields = {
+                    name: form.cleaned_data[name]
+                    for name in form.changed_data
+                    if name in services.EDITABLE_FIELDS
+                }
+                saved = services.incident_update(incident=obj, by=request.user, **fields)
+            else:
+                fields = {name: form.cleaned_data.get(name) for name in CREATE_FIELDS}
+                fields["customers_affected"] = fields["customers_affected"] or 0
+                fields["confidential"] = bool(fields["confidential"])
+                fields["description"] = fields["description"] or ""
+                saved = services.incident_create(by=request.user, **fields)
+        except (DomainValidationError, TransitionNotAllowed, ConcurrentUpdate) as exc:
+            self.message_user(request, getattr(exc, "message", str(exc)), level=messages.ERROR)
+            return
+        obj.__dict__.update({k: v for k, v in saved.__dict__.items() if not k.startswith("_")})
+        obj._state.adding = False
+
+    def get_help_text(self, transition) -> str:
+        """The transition method's docstring, shown as the button's tooltip."""
+        method = getattr(self.model, transition.name, None)
+        doc = (getattr(method, "__doc__", None) or "").strip()
+        return transition.custom.get("help_text") or (doc.splitlines()[0] if doc else "")
+
+    def _apply_fsm_transition(self, *, obj, transition_name, request, kwargs=None) -> bool:
+        kwargs = dict(kwargs or {})
+        comment = kwargs.pop("comment", "")
+        try:
+            services.incident_transition(
+                instance=obj,
+                name=transition_name,
+                by=request.user,
+                comment=comment,
+                expected_state=obj.state,
+                **kwargs,
+            )
+        except PermissionDenied as exc:
+            self.message_user(request, str(exc) or "You may not do that.", level=messages.ERROR)
+            return False
+        except (TransitionNotAllowed, ConcurrentUpdate) as exc:
+            self.message_user(request, exc.message, level=messages.ERROR)
+            return False
+        except DomainValidationError as exc:
+            self.message_user(
+                request, " ".join(" ".join(v) for v in exc.errors.values()), level=messages.ERROR
+            )
+            return False
+        self.message_user(
+            request, self.fsm_transition_success_msg.format(transition_name=transition_name), messages.SUCCESS
+        )
+        return True
+
+
+@admin.register(SLAPolicy)
+class SLAPolicyAdmin(admin.ModelAdmin):
+    """One policy per severity (seeded): edit the targets, the level and the warning threshold."""
+
+    list_display = ["severity", "response_time", "resolution_time", "notification_level", "warning_threshold"]
+    list_editable = ["response_time", "resolution_time", "notification_level", "warning_threshold"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(IncidentNote)
+class IncidentNoteAdmin(admin.ModelAdmin):
+    """Work notes (read-only; confidential incidents' notes only for those who may see them)."""
+
+    list_display = ["incident", "author", "created_at"]
+    search_fields = ["incident__number", "body"]
+    list_select_related = ["incident", "author"]
+    readonly_fields = ["incident", "author", "body", "created_at"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(incident__in=incidents_visible_to(request.user))
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

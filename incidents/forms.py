@@ -1,0 +1,341 @@
+"""Web forms of the incident pages. They only shape input; the services hold the rules.
+
+Each form collects what one service needs (``incident_create``, ``incident_update``,
+``incident_transition``, ``incident_change_severity``, ``incident_escalate``,
+``incident_add_note``); the views call the service and map its
+``DomainValidationError`` back onto the form with ``opsdesk.web.add_domain_errors``.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from opsdesk.models import Service, Team
+
+from .choices import CancelReason, IncidentState, Severity
+from .models import Incident
+
+DATETIME_LOCAL_FORMAT = "%Y-%m-%dT%H:%M"
+
+TITLE_MESSAGES = {
+    "required": "Give the incident a short title.",
+    "max_length": "Keep the title to %(limit_value)d characters (it has %(show_value)d).",
+}
+
+
+class UserChoiceField(forms.ModelChoiceField):
+    """Users shown by full name, with the username for the ambiguous cases."""
+
+    def label_from_instance(self, obj) -> str:
+        full_name = obj.get_full_name()
+        return f"{full_name} ({obj.username})" if full_name else obj.username
+
+
+def active_users():
+    return get_user_model().objects.filter(is_active=True).order_by("first_name", "last_name", "username")
+
+
+def local_now_minute():
+    """Now in the site's time zone, to the minute (what a datetime-local input shows)."""
+    return timezone.localtime(timezone.now()).replace(second=0, microsecond=0)
+
+
+class DateTimeLocalInput(forms.DateTimeInput):
+    """The browser's date-and-time picker; values are read in the site's time zone."""
+
+    input_type = "datetime-local"
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs=attrs, format=DATETIME_LOCAL_FORMAT)
+
+
+class IncidentCreateForm(forms.Form):
+    """The service desk's quick form: what broke, how badly, since when, for whom."""
+
+    title = forms.CharField(
+        max_length=200,
+        error_messages=TITLE_MESSAGES,
+        widget=forms.TextInput(attrs={"placeholder": "e.g. Checkout returns 502 for EU customers", "autofocus": True}),
+    )
+    service = forms.ModelChoiceField(
+        queryset=Service.objects.all(),
+        empty_label="Choose the affected service…",
+        error_messages={
+            "required": "Choose the affected service.",
+            "invalid_choice": "That service does not exist; choose one from the list.",
+        },
+    )
+    severity = forms.ChoiceField(
+        choices=[("", "Choose a severity…"), *Severity.choices],
+        error_messages={
+            "required": "Choose a severity.",
+            "invalid_choice": "Choose a severity: critical, high, medium or low.",
+        },
+    )
+    description = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4, "placeholder": "What do users see? What have you checked?"}),
+    )
+    started_at = forms.DateTimeField(
+        label="Impact started",
+        required=False,
+        widget=DateTimeLocalInput(),
+        input_formats=[DATETIME_LOCAL_FORMAT, "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"],
+        error_messages={"invalid": "Enter a date and time, e.g. 2026-03-14 09:30."},
+        help_text="When users were first affected (site time). Leave as now if unknown.",
+    )
+    customers_affected = forms.IntegerField(
+        min_value=0,
+        initial=0,
+        required=False,
+        error_messages={
+            "min_value": "Customers affected cannot be negative.",
+            "invalid": "Enter a whole number of customers (0 if unknown).",
+        },
+    )
+    team = forms.ModelChoiceField(
+        queryset=Team.objects.all(),
+        required=False,
+        empty_label="The service's owner team",
+        help_text="Assignment group; by default the team that owns the service.",
+        error_messages={"invalid_choice": "That team does not exist; choose one from the list."},
+    )
+    confidential = forms.BooleanField(
+        required=False,
+        label="Confidential (security incident)",
+        help_text="Only Incident Managers, the incident's team and you will see it.",
+    )
+
+    def __init__(self, *args, now=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        # detected_at is the moment the form is submitted; the view passes it in.
+        self.now = now or timezone.now()
+        self.fields["started_at"].initial = local_now_minute
+
+    def clean_customers_affected(self) -> int:
+        value = self.cleaned_data.get("customers_affected")
+        return 0 if value is None else value
+
+    def clean_started_at(self):
+        started_at = self.cleaned_data.get("started_at")
+        if started_at is not None and started_at > self.now:
+            raise forms.ValidationError(
+                "Impact cannot start in the future (or after the incident is detected, which is now)."
+            )
+        return started_at
+
+    def service_kwargs(self) -> dict:
+        """The keyword arguments of ``incident_create`` (besides ``by``)."""
+        data = self.cleaned_data
+        return {
+            "title": data["title"].strip(),
+            "service": data["service"],
+            "severity": data["severity"],
+            "description": data.get("description", "").strip(),
+            "started_at": data.get("started_at"),
+            "detected_at": self.now,
+            "customers_affected": data["customers_affected"],
+            "confidential": data.get("confidential", False),
+            "team": data.get("team"),
+        }
+
+
+class IncidentEditForm(forms.Form):
+    """The non-state fields anyone with ``change_incident`` may edit."""
+
+    title = forms.CharField(max_length=200, error_messages=TITLE_MESSAGES)
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 5}))
+    team = forms.ModelChoiceField(
+        queryset=Team.objects.all(),
+        required=False,
+        empty_label="No team",
+        error_messages={"invalid_choice": "That team does not exist; choose one from the list."},
+    )
+    assignee = UserChoiceField(
+        queryset=active_users(),
+        required=False,
+        empty_label="Unassigned",
+        error_messages={"invalid_choice": "That user does not exist or is inactive; choose one from the list."},
+    )
+    customers_affected = forms.IntegerField(
+        min_value=0,
+        error_messages={
+            "required": "Enter the number of customers affected (0 if unknown).",
+            "min_value": "Customers affected cannot be negative.",
+            "invalid": "Enter a whole number of customers (0 if unknown).",
+        },
+    )
+    confidential = forms.BooleanField(
+        required=False,
+        label="Confidential (security incident)",
+        help_text="Only Incident Managers, the incident's team and its reporter will see it.",
+    )
+
+    FIELDS = ("title", "description", "team", "assignee", "customers_affected", "confidential")
+
+    def __init__(self, *args, incident: Incident, **kwargs):
+        initial = {name: getattr(incident, name) for name in self.FIELDS}
+        super().__init__(*args, initial=initial, **kwargs)
+        self.incident = incident
+        self.fields["assignee"].queryset = active_users()
+
+    def changed_fields(self) -> dict:
+        """Only what the user changed, so the service logs real edits."""
+        data = self.cleaned_data
+        changes = {}
+        for name in self.FIELDS:
+            value = data.get(name)
+            if isinstance(value, str):
+                value = value.strip()
+            if value != getattr(self.incident, name):
+                changes[name] = value
+        return changes
+
+
+class SeverityForm(forms.Form):
+    """Change the severity; deadlines are recomputed from ``detected_at``."""
+
+    severity = forms.ChoiceField(
+        choices=Severity.choices,
+        error_messages={
+            "required": "Choose the new severity.",
+            "invalid_choice": "Choose a severity: critical, high, medium or low.",
+        },
+    )
+    comment = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2, "placeholder": "Why the severity changes (optional)"}),
+    )
+
+    def __init__(self, *args, incident: Incident, **kwargs):
+        super().__init__(*args, initial={"severity": incident.severity}, **kwargs)
+        self.incident = incident
+
+
+class EscalateForm(forms.Form):
+    """Escalate by hand to the next tier."""
+
+    comment = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2, "placeholder": "Why escalate (optional)"}),
+    )
+
+
+class NoteForm(forms.Form):
+    """A work note on the timeline."""
+
+    body = forms.CharField(
+        label="Work note",
+        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "What was found, tried, decided…"}),
+        error_messages={"required": "Write the note before adding it."},
+    )
+
+
+class TransitionForm(forms.Form):
+    """Every transition carries the state the user saw and an optional comment.
+
+    Subclasses add the fields their transition needs; ``transition_fields()``
+    returns them as the keyword arguments of ``incident_transition``.
+    """
+
+    expected_state = forms.ChoiceField(choices=IncidentState.choices, widget=forms.HiddenInput)
+    comment = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2, "placeholder": "Comment for the timeline (optional)"}),
+    )
+
+    extra_fields: tuple[str, ...] = ()
+
+    def __init__(self, *args, incident: Incident, **kwargs):
+        kwargs.setdefault("initial", {})
+        kwargs["initial"].setdefault("expected_state", incident.state)
+        super().__init__(*args, **kwargs)
+        self.incident = incident
+        self.order_fields([*self.extra_fields, "comment"])
+
+    def transition_fields(self) -> dict:
+        return {name: self.cleaned_data.get(name, "") for name in self.extra_fields}
+
+
+class ResolveForm(TransitionForm):
+    """Resolve: say how service was restored."""
+
+    resolution_summary = forms.CharField(
+        required=False,  # the model says what is missing, once
+        widget=forms.Textarea(attrs={"rows": 3, "required": True, "placeholder": "How was service restored?"}),
+    )
+    extra_fields = ("resolution_summary",)
+
+
+class CloseForm(TransitionForm):
+    """Close after the post-incident review."""
+
+    root_cause = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2, "required": True}))
+    lessons_learned = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2, "required": True}))
+    preventive_measures = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    extra_fields = ("root_cause", "lessons_learned", "preventive_measures")
+
+    def transition_fields(self) -> dict:
+        fields = super().transition_fields()
+        if not fields["preventive_measures"]:
+            del fields["preventive_measures"]  # optional: keep what is already recorded
+        return fields
+
+
+class CancelForm(TransitionForm):
+    """Cancel: not a real incident."""
+
+    reason = forms.ChoiceField(
+        choices=[("", "Choose a reason…"), *CancelReason.choices],
+        required=False,  # the model says a reason is needed, once
+        widget=forms.Select(attrs={"required": True}),
+        error_messages={"invalid_choice": "Choose a reason: false alarm, duplicate or other."},
+    )
+    extra_fields = ("reason",)
+
+
+TRANSITION_FORMS: dict[str, type[TransitionForm]] = {
+    "resolve": ResolveForm,
+    "close": CloseForm,
+    "cancel": CancelForm,
+}
+
+
+def transition_form_class(name: str) -> type[TransitionForm]:
+    """The form of transition ``name`` (a plain comment form when it needs nothing else)."""
+    return TRANSITION_FORMS.get(name, TransitionForm)
+
+
+def style_queue_filters(form) -> None:
+    """Dress the ``IncidentFilterSet`` form for the queue page (widgets and labels only)."""
+    fields = form.fields
+    if "state" in fields:
+        fields["state"].widget = forms.CheckboxSelectMultiple(choices=fields["state"].choices)
+        fields["state"].label = "State"
+    if "breached" in fields:
+        fields["breached"].widget = forms.Select(
+            choices=[("", "Any SLA"), ("true", "Breached"), ("false", "Within SLA")]
+        )
+        fields["breached"].label = "SLA"
+    for name in ("detected_after", "detected_before"):
+        if name in fields:
+            fields[name].widget = DateTimeLocalInput()
+    if "detected_after" in fields:
+        fields["detected_after"].label = "Detected from"
+    if "detected_before" in fields:
+        fields["detected_before"].label = "Detected before"
+    if "q" in fields:
+        fields["q"].widget.attrs.update({"placeholder": "Number, title or description", "type": "search"})
+    for name, empty in (("severity", "Any severity"), ("service", "Any service"), ("team", "Any team"),
+                        ("assignee", "Anyone")):
+        field = fields.get(name)
+        if field is None:
+            continue
+        if hasattr(field, "empty_label"):
+            field.empty_label = empty
+        if name == "assignee":
+            field.label_from_instance = UserChoiceField.label_from_instance.__get__(field)
+        if name == "severity":
+            field.choices = [("", empty), *Severity.choices]

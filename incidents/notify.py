@@ -1,0 +1,228 @@
+"""Who hears about an incident, per notification level (§2), and the messages they get.
+
+- immediate: email + webhook to the team (team address, members, lead) and the
+  ``Incident Managers``; high-priority queue.
+- urgent: email + webhook to the team; high-priority queue.
+- standard: email to the team.
+- routine: nothing at once; one daily digest email per team (``send_routine_digests``).
+
+Escalations notify the next tier by email (1: team lead, 2: ``Incident Managers``,
+3: ``Ops Managers``), on the high-priority queue, whatever the level.
+
+Confidential incidents: only ``Incident Managers``, the team (and its lead) and the
+reporter are ever notified, and never through a webhook (chat channels are wide).
+A level-3 escalation of a confidential incident reaches only those ``Ops Managers``
+who may see it, and the ``Incident Managers`` when none may.
+
+Every recipient list is computed with a constant number of queries (one per
+group of people), whatever the size of the team or the groups.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db.models import Q
+from django.utils import timezone
+
+from opsdesk.choices import NotificationQueue, Role
+from opsdesk.notifications import Recipient, email, notify, webhook
+
+from .choices import NotificationLevel
+from .models import Incident, SLAPolicy
+
+ESCALATION_TIERS = {1: "team lead", 2: Role.INCIDENT_MANAGERS.value, 3: Role.OPS_MANAGERS.value}
+MAX_ESCALATION_LEVEL = 3
+HIGH_LEVELS = (NotificationLevel.IMMEDIATE, NotificationLevel.URGENT)
+DIGEST_WINDOW = timedelta(hours=24)
+
+
+def _users():
+    return get_user_model().objects.filter(is_active=True).exclude(email="")
+
+
+def team_emails(team) -> list[str]:
+    """The team's address, its members' and its lead's (one query)."""
+    if team is None:
+        return []
+    people = _users().filter(Q(teams=team) | Q(led_teams=team)).values_list("email", flat=True).distinct()
+    return [a for a in [team.email, *sorted(people)] if a]
+
+
+def group_emails(group: str) -> list[str]:
+    """The addresses of the active members of one role group (one query)."""
+    return sorted(set(_users().filter(groups__name=group).values_list("email", flat=True)))
+
+
+def lead_email(team) -> list[str]:
+    """The team lead's address, or the team's when it has no lead (one query at most)."""
+    if team is None:
+        return []
+    lead = get_user_model().objects.filter(led_teams=team, is_active=True).exclude(email="").first()
+    if lead is not None:
+        return [lead.email]
+    return [team.email] if team.email else []
+
+
+def level_of(incident: Incident) -> str:
+    """The notification level of the incident's severity (one query)."""
+    policy = SLAPolicy.objects.filter(severity=incident.severity).only("notification_level").first()
+    return policy.notification_level if policy else NotificationLevel.STANDARD
+
+
+def queue_for(level: str) -> str:
+    return NotificationQueue.HIGH if level in HIGH_LEVELS else NotificationQueue.DEFAULT
+
+
+def event_recipients(incident: Incident, level: str) -> list[Recipient]:
+    """The people told about an incident event at ``level`` (empty for routine: digest)."""
+    if level == NotificationLevel.ROUTINE:
+        return []
+    team = incident.team
+    addresses = team_emails(team)
+    if level == NotificationLevel.IMMEDIATE:
+        addresses += group_emails(Role.INCIDENT_MANAGERS)
+    recipients = [email(a) for a in addresses]
+    if level in HIGH_LEVELS and team is not None and team.webhook_url and not incident.confidential:
+        recipients.append(webhook(team.webhook_url))
+    return list(dict.fromkeys(recipients))
+
+
+def tier_recipients(incident: Incident, level: int) -> list[Recipient]:
+    """The escalation tier ``level`` (1 lead, 2 Incident Managers, 3 Ops Managers), by email."""
+    if level <= 1:
+        addresses = lead_email(incident.team)
+    elif level == 2:
+        addresses = group_emails(Role.INCIDENT_MANAGERS)
+    else:
+        managers = _users().filter(groups__name=Role.OPS_MANAGERS)
+        if incident.confidential:
+            allowed = Q(groups__name=Role.INCIDENT_MANAGERS) | Q(is_superuser=True)
+            if incident.reporter_id is not None:
+                allowed |= Q(pk=incident.reporter_id)
+            if incident.team_id is not None:
+                allowed |= Q(teams=incident.team_id) | Q(led_teams=incident.team_id)
+            managers = managers.filter(allowed)
+        addresses = sorted(set(managers.values_list("email", flat=True)))
+        if not addresses and incident.confidential:
+            addresses = group_emails(Role.INCIDENT_MANAGERS)
+    return [email(a) for a in addresses]
+
+
+def link(incident: Incident) -> str:
+    return f"{settings.OPSDESK_BASE_URL.rstrip('/')}/incidents/{incident.pk}/"
+
+
+def describe(incident: Incident) -> str:
+    """The body shared by every incident notification."""
+    lines = [
+        f"{incident.number}: {incident.title}",
+        f"Severity: {incident.get_severity_display()}  State: {incident.get_state_display()}",
+        f"Service: {incident.service}  Team: {incident.team or '-'}",
+        f"Detected: {incident.detected_at:%Y-%m-%d %H:%M %Z}",
+    ]
+    if incident.response_due:
+        lines.append(f"Response due: {incident.response_due:%Y-%m-%d %H:%M %Z}")
+    if incident.resolution_due:
+        lines.append(f"Resolution due: {incident.resolution_due:%Y-%m-%d %H:%M %Z}")
+    if incident.escalation_level:
+        lines.append(f"Escalation level: {incident.escalation_level}")
+    lines.append(link(incident))
+    return "\n".join(lines)
+
+
+def notify_event(incident: Incident, *, event: str, headline: str, key: str, level: str | None = None) -> int:
+    """Tell the people of the incident's level about ``event``; returns rows written.
+
+    ``key`` makes the event idempotent (each recipient hears of it once).
+    """
+    level = level or level_of(incident)
+    recipients = event_recipients(incident, level)
+    if not recipients:
+        return 0
+    rows = notify(
+        recipients=recipients,
+        subject=f"[{incident.get_severity_display()}] {incident.number} {headline}: {incident.title}",
+        body=f"{headline}.\n\n{describe(incident)}",
+        queue=queue_for(level),
+        dedupe_key=f"incident:{incident.pk}:{key}",
+        about=incident,
+    )
+    return len(rows)
+
+
+def notify_escalation(incident: Incident, *, level: int, reason: str) -> int:
+    """Tell escalation tier ``level`` (once per incident and level)."""
+    rows = notify(
+        recipients=tier_recipients(incident, level),
+        subject=f"[Escalation {level}] {incident.number}: {incident.title}",
+        body=f"Escalated to {ESCALATION_TIERS.get(level, level)}: {reason}\n\n{describe(incident)}",
+        queue=NotificationQueue.HIGH,
+        dedupe_key=f"incident:{incident.pk}:escalation:{level}",
+        about=incident,
+    )
+    return len(rows)
+
+
+def routine_severities() -> list[str]:
+    return list(
+        SLAPolicy.objects.filter(notification_level=NotificationLevel.ROUTINE).values_list("severity", flat=True)
+    )
+
+
+def send_routine_digests(now: datetime | None = None) -> int:
+    """One email per team listing its routine incidents detected in the last 24 h.
+
+    Idempotent per team and day (dedupe key). Returns the number of teams mailed.
+    A constant number of queries plus one insert per recipient.
+    """
+    now = now or timezone.now()
+    incidents = list(
+        Incident.objects.filter(
+            severity__in=routine_severities(),
+            detected_at__gt=now - DIGEST_WINDOW,
+            detected_at__lte=now,
+            team__isnull=False,
+        )
+        .select_related("team", "service")
+        .order_by("team_id", "detected_at", "id")
+    )
+    by_team: dict[int, list[Incident]] = defaultdict(list)
+    for incident in incidents:
+        by_team[incident.team_id].append(incident)
+    if not by_team:
+        return 0
+    people: dict[int, set[str]] = defaultdict(set)
+    for team_id, address in _users().filter(teams__in=list(by_team)).values_list("teams", "email"):
+        people[team_id].add(address)
+    for team_id, address in _users().filter(led_teams__in=list(by_team)).values_list("led_teams", "email"):
+        people[team_id].add(address)
+    mailed = 0
+    day = timezone.localdate(now).isoformat()
+    for team_id, team_incidents in by_team.items():
+        team = team_incidents[0].team
+        addresses = [a for a in [team.email, *sorted(people[team_id])] if a]
+        lines = [
+            f"- {i.number} [{i.get_state_display()}] {i.title} ({i.service}, detected "
+            f"{i.detected_at:%Y-%m-%d %H:%M})"
+            + (" — SLA breached" if i.response_breached or i.resolution_breached else "")
+            for i in team_incidents
+        ]
+        rows = notify(
+            recipients=[email(a) for a in addresses],
+            subject=f"Routine incidents digest for {team.name}: {len(team_incidents)} in the last 24 h",
+            body="Routine (low severity) incidents detected in the last 24 hours:\n\n" + "\n".join(lines),
+            queue=NotificationQueue.DEFAULT,
+            dedupe_key=f"incidents:digest:{team_id}:{day}",
+            about=team,
+        )
+        mailed += bool(rows)
+    return mailed
+
+
+def addresses_of(recipients: Iterable[Recipient]) -> list[str]:
+    return [r.address for r in recipients]

@@ -1,0 +1,440 @@
+"""Writes of incidents: create, update, transitions, severity, escalation, notes, the SLA sweep.
+
+Every web view, admin action, API endpoint and Celery task comes through these
+functions: they check permission and visibility, lock, write, log, and queue
+notifications in one transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from opsdesk.exceptions import DomainValidationError, TransitionNotAllowed
+from opsdesk.workflow import apply_transition, log_transition
+
+from . import notify
+from .choices import OPEN_STATES, IncidentState, Severity
+from .models import Incident, IncidentNote, SLAPolicy
+from .selectors import incident_visible_to, sees_all_incidents
+
+MAX_ESCALATION_LEVEL = notify.MAX_ESCALATION_LEVEL
+
+# Fields incident_update may change (state, numbers, deadlines and flags never).
+EDITABLE_FIELDS = frozenset(
+    {
+        "title",
+        "description",
+        "severity",
+        "service",
+        "team",
+        "assignee",
+        "started_at",
+        "detected_at",
+        "customers_affected",
+        "confidential",
+        "resolution_summary",
+        "root_cause",
+        "lessons_learned",
+        "preventive_measures",
+        "caused_by_release",
+        "caused_by_change",
+    }
+)
+
+
+# --- helpers -------------------------------------------------------------------
+
+
+def _require_perm(by, perm: str, message: str) -> None:
+    if by is None:
+        return
+    if not by.is_authenticated or not by.is_active or not by.has_perm(perm):
+        raise PermissionDenied(message)
+
+
+def _require_visible(by, incident: Incident) -> None:
+    if by is not None and not incident_visible_to(by, incident):
+        raise PermissionDenied(f"You may not see {incident.number}.")
+
+
+def _policy(severity: str) -> SLAPolicy:
+    policy = SLAPolicy.objects.filter(severity=severity).first()
+    if policy is None:
+        raise DomainValidationError({"severity": f"No SLA policy for severity {severity!r}."})
+    return policy
+
+
+def validate_incident_fields(incident: Incident, now: datetime | None = None) -> None:
+    """The field rules of §2 (raises DomainValidationError with field keys); strips the title."""
+    now = now or timezone.now()
+    errors: dict[str, str] = {}
+    title = (incident.title or "").strip()
+    if not title:
+        errors["title"] = "Give the incident a title."
+    elif len(title) > 200:
+        errors["title"] = "Keep the title to 200 characters or fewer."
+    if incident.severity not in Severity.values:
+        errors["severity"] = f"Choose a severity: {', '.join(Severity.values)}."
+    if incident.service_id is None:
+        errors["service"] = "Choose the affected service."
+    if incident.detected_at is None:
+        errors["detected_at"] = "Say when the incident was detected."
+    elif incident.detected_at > now:
+        errors["detected_at"] = "The detection time cannot be in the future."
+    if incident.started_at is not None and incident.detected_at is not None:
+        if incident.started_at > incident.detected_at:
+            errors["started_at"] = "Impact cannot start after the incident was detected."
+    customers = incident.customers_affected
+    if customers is None or not isinstance(customers, int) or customers < 0:
+        errors["customers_affected"] = "Customers affected must be a whole number, 0 or more."
+    if errors:
+        raise DomainValidationError(errors)
+    incident.title = title
+
+
+def _locked(incident: Incident) -> Incident:
+    return Incident.objects.select_for_update(of=("self",)).select_related("team", "service").get(pk=incident.pk)
+
+
+# --- create / update -----------------------------------------------------------
+
+
+@transaction.atomic
+def incident_create(
+    *,
+    by,
+    title: str,
+    service,
+    severity: str,
+    description: str = "",
+    started_at: datetime | None = None,
+    detected_at: datetime | None = None,
+    customers_affected: int = 0,
+    confidential: bool = False,
+    team=None,
+    assignee=None,
+    caused_by_release=None,
+    caused_by_change=None,
+) -> Incident:
+    """Log an incident: validate, number it, set its SLA deadlines, notify per level,
+    and let the recurring-incident rule attach it to (or open) a draft change.
+
+    ``by`` None means the system (e.g. a failed deployment); the reporter is then empty.
+    Needs ``incidents.add_incident`` otherwise.
+    """
+    _require_perm(by, "incidents.add_incident", "You may not log incidents.")
+    now = timezone.now()
+    detected_at = detected_at or now
+    incident = Incident(
+        title=title or "",
+        description=description or "",
+        severity=severity,
+        service=service,
+        team=team if team is not None else (service.owner_team if service is not None else None),
+        assignee=assignee,
+        reporter=by if by is not None and by.is_authenticated else None,
+        started_at=started_at or detected_at,
+        detected_at=detected_at,
+        customers_affected=customers_affected,
+        confidential=bool(confidential),
+        caused_by_release=caused_by_release,
+        caused_by_change=caused_by_change,
+    )
+    validate_incident_fields(incident, now)
+    incident.apply_policy(_policy(incident.severity))
+    incident.save()
+    notify.notify_event(incident, event="created", headline="New incident", key="created")
+
+    from changes.services import attach_recurring_incident
+
+    attach_recurring_incident(incident=incident)
+    return incident
+
+
+@transaction.atomic
+def incident_update(*, incident: Incident, by, **fields: Any) -> Incident:
+    """Change editable, non-state fields (``EDITABLE_FIELDS``); needs ``incidents.change_incident``.
+
+    Confidential incidents may be changed only by those who can see them. A new
+    ``severity`` goes through ``incident_change_severity`` (its own permission);
+    a new ``detected_at`` recomputes the deadlines, keeping time on hold.
+    """
+    _require_perm(by, "incidents.change_incident", "You may not change incidents.")
+    unknown = set(fields) - EDITABLE_FIELDS
+    if unknown:
+        raise DomainValidationError({name: "This field cannot be changed here." for name in sorted(unknown)})
+    locked = _locked(incident)
+    _require_visible(by, locked)
+    if locked.state in (IncidentState.CLOSED, IncidentState.CANCELLED):
+        raise TransitionNotAllowed(f"{locked.number} is {locked.get_state_display().lower()}: it cannot be changed.")
+    severity = fields.pop("severity", None)
+    changed = []
+    for name, value in fields.items():
+        if isinstance(value, str):
+            value = value.strip() if name != "description" else value
+        if getattr(locked, name) != value:
+            setattr(locked, name, value)
+            changed.append(name)
+    if changed:
+        validate_incident_fields(locked)
+        if "detected_at" in changed:
+            locked.apply_policy(_policy(locked.severity))
+        locked.save()
+    if severity is not None and severity != locked.severity:
+        locked = incident_change_severity(incident=locked, by=by, severity=severity)
+    return locked
+
+
+# --- transitions ---------------------------------------------------------------
+
+
+@transaction.atomic
+def incident_transition(
+    *,
+    instance: Incident,
+    name: str,
+    by,
+    comment: str = "",
+    expected_state: str | None = None,
+    at: datetime | None = None,
+    **fields: Any,
+) -> Incident:
+    """Run transition ``name`` (acknowledge, hold, resume, resolve, reopen, close, cancel).
+
+    Checks that ``by`` may see the incident, then ``apply_transition`` locks,
+    checks permission, state and ``expected_state`` (409 when someone moved it
+    since), runs it, saves and logs. A resolution is announced per level.
+    """
+    if by is not None and not sees_all_incidents(by):
+        current = Incident.objects.only("pk", "confidential", "reporter_id", "team_id", "number").get(pk=instance.pk)
+        _require_visible(by, current)
+    incident = apply_transition(
+        instance=instance, name=name, by=by, comment=comment, expected_state=expected_state, at=at, **fields
+    )
+    if name == "resolve":
+        notify.notify_event(
+            incident, event="resolved", headline="Resolved", key=f"resolved:{incident.resolved_at.isoformat()}"
+        )
+    return incident
+
+
+@transaction.atomic
+def incident_change_severity(*, incident: Incident, by, severity: str, comment: str = "") -> Incident:
+    """Change the severity: both deadlines are recomputed from ``detected_at`` with the new
+    policy, keeping all time already on hold (the clock never restarts). Logged as a
+    ``change_severity`` event. Recorded breaches stay; warnings may go out again for the
+    new windows. Needs ``incidents.change_severity_incident``.
+    """
+    _require_perm(by, "incidents.change_severity_incident", "You may not change the severity of incidents.")
+    if severity not in Severity.values:
+        raise DomainValidationError({"severity": f"Choose a severity: {', '.join(Severity.values)}."})
+    locked = _locked(incident)
+    _require_visible(by, locked)
+    if locked.state in (IncidentState.CLOSED, IncidentState.CANCELLED):
+        raise TransitionNotAllowed(
+            f"Cannot change the severity of {locked.number}: it is {locked.get_state_display().lower()}."
+        )
+    old = locked.severity
+    if old == severity:
+        return locked
+    policy = _policy(severity)
+    old_response_due, old_resolution_due = locked.response_due, locked.resolution_due
+    locked.severity = severity
+    locked.apply_policy(policy)
+    if locked.response_due != old_response_due and not locked.response_breached:
+        locked.response_warned_at = None
+    if locked.resolution_due != old_resolution_due and not locked.resolution_breached:
+        locked.resolution_warned_at = None
+    locked.save()
+    text = f"{Severity(old).label.lower()} → {Severity(severity).label.lower()}"
+    entry = log_transition(
+        obj=locked,
+        name="change_severity",
+        from_state=locked.state,
+        to_state=locked.state,
+        by=by,
+        comment=f"{text}: {comment}" if comment else text,
+    )
+    if locked.state in OPEN_STATES:
+        notify.notify_event(
+            locked, event="severity", headline=f"Severity changed ({text})", key=f"severity:{entry.pk}",
+            level=policy.notification_level,
+        )
+    return locked
+
+
+def _escalate(incident: Incident, *, by, reason: str, at: datetime | None = None) -> bool:
+    """Raise ``escalation_level`` by one (at most 3), log it and notify the next tier.
+
+    Shared by manual and automatic escalation; a conditional UPDATE makes two
+    concurrent escalations raise the level twice, never lose one. Returns False
+    at the top tier. Call inside a transaction.
+    """
+    at = at or timezone.now()
+    raised = Incident.objects.filter(pk=incident.pk, escalation_level__lt=MAX_ESCALATION_LEVEL).update(
+        escalation_level=F("escalation_level") + 1, updated_at=timezone.now()
+    )
+    if not raised:
+        return False
+    incident.escalation_level = Incident.objects.values_list("escalation_level", flat=True).get(pk=incident.pk)
+    level = incident.escalation_level
+    log_transition(
+        obj=incident,
+        name="escalate",
+        from_state=incident.state,
+        to_state=incident.state,
+        by=by,
+        comment=f"level {level} ({notify.ESCALATION_TIERS[level]}): {reason}",
+        at=at,
+    )
+    notify.notify_escalation(incident, level=level, reason=reason)
+    return True
+
+
+@transaction.atomic
+def incident_escalate(*, incident: Incident, by, comment: str = "") -> Incident:
+    """Escalate by hand to the next tier (needs ``incidents.escalate_incident``).
+
+    409 (``TransitionNotAllowed``) when the incident is not open or already at level 3.
+    """
+    _require_perm(by, "incidents.escalate_incident", "You may not escalate incidents.")
+    locked = _locked(incident)
+    _require_visible(by, locked)
+    if locked.state not in OPEN_STATES:
+        raise TransitionNotAllowed(f"Cannot escalate {locked.number}: it is {locked.get_state_display().lower()}.")
+    if locked.escalation_level >= MAX_ESCALATION_LEVEL:
+        raise TransitionNotAllowed(
+            f"{locked.number} is already escalated to the highest tier ({notify.ESCALATION_TIERS[3]})."
+        )
+    who = by.get_username() if by is not None else "the system"
+    _escalate(locked, by=by, reason=comment or f"escalated by hand by {who}")
+    return locked
+
+
+@transaction.atomic
+def incident_add_note(*, incident: Incident, by, body: str, at: datetime | None = None) -> IncidentNote:
+    """Add a work note to the timeline (needs ``incidents.add_incidentnote``).
+
+    ``at`` (demo data) dates the note; not exposed to users."""
+    _require_perm(by, "incidents.add_incidentnote", "You may not add notes to incidents.")
+    if by is None:
+        raise PermissionDenied("Notes need an author.")
+    _require_visible(by, incident)
+    body = (body or "").strip()
+    if not body:
+        raise DomainValidationError({"body": "Write something in the note."})
+    return IncidentNote.objects.create(incident=incident, author=by, body=body, created_at=at or timezone.now())
+
+
+# --- the SLA sweep -------------------------------------------------------------
+
+
+def _breach(pk: int, clock: str, now: datetime) -> int:
+    """Flag one breach (once, race-safe), escalate and notify; 1 when this sweep flagged it."""
+    with transaction.atomic():
+        flagged = Incident.objects.filter(pk=pk, **{f"{clock}_breached": False}).update(
+            **{f"{clock}_breached": True, f"{clock}_breached_at": F(f"{clock}_due"), "updated_at": now}
+        )
+        if not flagged:
+            return 0
+        incident = Incident.objects.select_related("team", "service").get(pk=pk)
+        if incident.state in OPEN_STATES:
+            notify.notify_event(
+                incident, event="breach", headline=f"{clock.capitalize()} SLA breached", key=f"{clock}-breach"
+            )
+            due = getattr(incident, f"{clock}_due")
+            _escalate(incident, by=None, reason=f"{clock} SLA breached at {due:%Y-%m-%d %H:%M %Z}", at=now)
+        return 1
+
+
+def _warn(pk: int, clock: str, now: datetime) -> int:
+    """Send one warning (once, race-safe); 1 when this sweep sent it."""
+    with transaction.atomic():
+        marked = Incident.objects.filter(
+            pk=pk, **{f"{clock}_warned_at__isnull": True, f"{clock}_breached": False}
+        ).update(**{f"{clock}_warned_at": now, "updated_at": now})
+        if not marked:
+            return 0
+        incident = Incident.objects.select_related("team", "service").get(pk=pk)
+        due = getattr(incident, f"{clock}_due")
+        notify.notify_event(
+            incident,
+            event="warning",
+            headline=f"{clock.capitalize()} SLA at risk (due {due:%H:%M %Z})",
+            key=f"{clock}-warning:{due.isoformat()}",
+        )
+        return 1
+
+
+def response_breaches(now: datetime):
+    """Incidents whose response SLA has breached but is not flagged yet (also those
+    acknowledged late before any sweep saw them, so a missed minute loses nothing)."""
+    return Incident.objects.exclude(state=IncidentState.CANCELLED).filter(
+        Q(acknowledged_at__isnull=True, response_due__lte=now) | Q(acknowledged_at__gt=F("response_due")),
+        response_breached=False,
+        response_due__isnull=False,
+    )
+
+
+def resolution_breaches(now: datetime):
+    """Incidents whose resolution SLA has breached but is not flagged yet. A paused clock
+    cannot breach; an incident put on hold or resolved after its deadline did."""
+    return Incident.objects.filter(
+        Q(state__in=[IncidentState.DETECTED, IncidentState.RESPONDING], resolution_due__lte=now)
+        | Q(state=IncidentState.ON_HOLD, on_hold_since__gt=F("resolution_due"))
+        | Q(resolved_at__gt=F("resolution_due")),
+        resolution_breached=False,
+        resolution_due__isnull=False,
+    ).exclude(state=IncidentState.CANCELLED)
+
+
+def warnings_due(now: datetime, clock: str):
+    """Open incidents past their policy's warning threshold of ``clock`` and not warned yet
+    (one condition per policy; those already past due get the breach, not a warning)."""
+    condition = Q()
+    for policy in SLAPolicy.objects.all():
+        window = policy.response_time if clock == "response" else policy.resolution_time
+        remaining_at_warning = window * (1 - float(policy.warning_threshold))
+        condition |= Q(severity=policy.severity, **{f"{clock}_due__lte": now + remaining_at_warning})
+    if clock == "response":
+        active = Q(state=IncidentState.DETECTED, acknowledged_at__isnull=True)
+    else:
+        active = Q(state__in=[IncidentState.DETECTED, IncidentState.RESPONDING])
+    return Incident.objects.filter(
+        condition,
+        active,
+        **{f"{clock}_warned_at__isnull": True, f"{clock}_breached": False, f"{clock}_due__gt": now},
+    )
+
+
+def sla_sweep(now: datetime | None = None) -> dict[str, int]:
+    """Find due warnings and breaches with set-based queries and act on each once.
+
+    Breaches first (flag + timestamp = the due time, escalate one level, notify),
+    then warnings for clocks not yet past due. Each row is claimed with a
+    conditional UPDATE, so two sweeps at once act once; notifications are deduped.
+    Returns counts of what this run did.
+    """
+    now = now or timezone.now()
+    done = {"response_breached": 0, "resolution_breached": 0, "response_warned": 0, "resolution_warned": 0}
+    for pk in response_breaches(now).order_by("response_due").values_list("pk", flat=True):
+        done["response_breached"] += _breach(pk, "response", now)
+    for pk in resolution_breaches(now).order_by("resolution_due").values_list("pk", flat=True):
+        done["resolution_breached"] += _breach(pk, "resolution", now)
+    for clock in ("response", "resolution"):
+        for pk in warnings_due(now, clock).values_list("pk", flat=True):
+            done[f"{clock}_warned"] += _warn(pk, clock, now)
+    return done
+
+
+def send_routine_digests(now: datetime | None = None) -> int:
+    """One digest email per team of its routine incidents of the last 24 h (idempotent per day)."""
+    with transaction.atomic():
+        return notify.send_routine_digests(now)
+

@@ -1,0 +1,210 @@
+"""Presentation helpers for incident pages: durations, badges, SLA clock labels."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django import template
+
+from incidents.choices import IncidentState, Severity
+
+register = template.Library()
+
+SEVERITY_CLASSES = {
+    Severity.CRITICAL: "text-bg-danger",
+    Severity.HIGH: "text-bg-warning",
+    Severity.MEDIUM: "text-bg-primary",
+    Severity.LOW: "text-bg-secondary",
+}
+
+STATE_CLASSES = {
+    IncidentState.DETECTED: "bg-danger-subtle text-danger-emphasis border border-danger-subtle",
+    IncidentState.RESPONDING: "bg-primary-subtle text-primary-emphasis border border-primary-subtle",
+    IncidentState.ON_HOLD: "bg-warning-subtle text-warning-emphasis border border-warning-subtle",
+    IncidentState.RESOLVED: "bg-success-subtle text-success-emphasis border border-success-subtle",
+    IncidentState.CLOSED: "bg-secondary-subtle text-secondary-emphasis border border-secondary-subtle",
+    IncidentState.CANCELLED: "bg-body-tertiary text-body-secondary border",
+}
+
+# The button colour of each transition on the incident page.
+TRANSITION_BUTTONS = {
+    "acknowledge": "btn-primary",
+    "resolve": "btn-success",
+    "hold": "btn-outline-secondary",
+    "resume": "btn-outline-primary",
+    "reopen": "btn-outline-warning",
+    "close": "btn-dark",
+    "cancel": "btn-outline-danger",
+}
+
+
+@register.filter
+def duration(seconds) -> str:
+    """A length of time as a desk reads it: ``2 d 4 h``, ``30 h 00 min``, ``1 h 05 min``, ``12 min``, ``40 s``.
+
+    The sign is dropped (callers say "left" or "over"); ``None`` becomes an em dash.
+    """
+    if seconds is None or seconds == "":
+        return "—"
+    if isinstance(seconds, timedelta):
+        seconds = seconds.total_seconds()
+    total = abs(int(round(float(seconds))))
+    days, rest = divmod(total, 86400)
+    if days < 2:  # "24 h", "30 h": how SLA windows are spoken of
+        days, rest = 0, total
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h" if hours else f"{days} d"
+    if hours:
+        return f"{hours} h {minutes:02d} min" if minutes else f"{hours} h"
+    if minutes:
+        return f"{minutes} min"
+    return f"{secs} s"
+
+
+@register.filter
+def severity_class(severity: str) -> str:
+    """Bootstrap badge classes for a severity value."""
+    return SEVERITY_CLASSES.get(severity, "text-bg-secondary")
+
+
+@register.filter
+def state_class(state: str) -> str:
+    """Bootstrap badge classes for an incident state value."""
+    return STATE_CLASSES.get(state, "text-bg-secondary")
+
+
+@register.filter
+def transition_button(name: str) -> str:
+    """Bootstrap button classes for a transition."""
+    return TRANSITION_BUTTONS.get(name, "btn-outline-secondary")
+
+
+TRANSITION_LABELS = {
+    "acknowledge": "Acknowledge",
+    "hold": "Put on hold",
+    "resume": "Resume",
+    "resolve": "Resolve",
+    "reopen": "Reopen",
+    "close": "Close",
+    "cancel": "Cancel incident",
+}
+
+# Past tense, for the timeline.
+TRANSITION_DONE = {
+    "acknowledge": "Acknowledged",
+    "hold": "Put on hold",
+    "resume": "Resumed",
+    "resolve": "Resolved",
+    "reopen": "Reopened",
+    "close": "Closed",
+    "cancel": "Cancelled",
+    "change severity": "Severity changed",
+    "escalate": "Escalated",
+    "update": "Updated",
+}
+
+ESCALATION_TIERS = {0: "not escalated", 1: "team lead", 2: "Incident Managers", 3: "Ops Managers"}
+
+
+@register.filter
+def transition_label(name: str) -> str:
+    """The button text of a transition: ``hold`` → ``Put on hold``."""
+    return TRANSITION_LABELS.get(name, name.replace("_", " ").capitalize())
+
+
+@register.filter
+def timeline_title(title: str) -> str:
+    """A logged transition or event in words: ``acknowledge`` → ``Acknowledged``."""
+    return TRANSITION_DONE.get(title, title[:1].upper() + title[1:])
+
+
+@register.filter
+def state_label(value: str) -> str:
+    """``on_hold`` → ``On hold`` (states as stored in the transition log)."""
+    try:
+        return IncidentState(value).label
+    except ValueError:
+        return value.replace("_", " ")
+
+
+@register.filter
+def escalation_tier(level: int) -> str:
+    """Who an escalation level reaches."""
+    return ESCALATION_TIERS.get(level, f"level {level}")
+
+
+@register.filter
+def sla_percent(clock) -> int:
+    """How much of a clock's window is used, 0–100 (for a progress bar)."""
+    if clock.remaining_seconds is None:
+        return 0
+    window = clock.elapsed_seconds + clock.remaining_seconds
+    if window <= 0 or clock.remaining_seconds < 0:
+        return 100
+    return max(0, min(100, round(100 * clock.elapsed_seconds / window)))
+
+
+SLA_STATUS_TEXT = {"ok": "On track", "warning": "Warning", "breached": "Breached", "paused": "Paused", "met": "Met"}
+SLA_STATUS_BADGE = {
+    "ok": "bg-success-subtle text-success-emphasis",
+    "warning": "bg-warning-subtle text-warning-emphasis",
+    "breached": "text-bg-danger",
+    "paused": "bg-secondary-subtle text-secondary-emphasis",
+    "met": "bg-success-subtle text-success-emphasis",
+}
+
+
+@register.filter
+def sla_status_text(status: str) -> str:
+    return SLA_STATUS_TEXT.get(status, status)
+
+
+@register.filter
+def sla_status_badge(status: str) -> str:
+    return SLA_STATUS_BADGE.get(status, "text-bg-secondary")
+
+
+@register.inclusion_tag("incidents/partials/severity_badge.html")
+def severity_badge(incident):
+    return {"value": incident.severity, "label": incident.get_severity_display()}
+
+
+@register.inclusion_tag("incidents/partials/state_badge.html")
+def state_badge(incident):
+    return {"value": incident.state, "label": incident.get_state_display()}
+
+
+def _clock_summary(name: str, clock) -> dict:
+    status = "ok" if clock.status == "met" else clock.status
+    remaining = clock.remaining_seconds
+    if clock.breached:
+        text = f"breached by {duration(remaining)}" if remaining is not None and remaining < 0 else "breached"
+    elif clock.status == "met":
+        text = "met"
+    elif remaining is None:
+        text = "no deadline"
+    elif clock.status == "paused":
+        text = f"paused · {duration(remaining)} left"
+    else:
+        text = f"{duration(remaining)} left"
+    return {"name": name, "text": text, "css": f"sla-{status}", "status": clock.status}
+
+
+def sla_summary(incident, state) -> dict:
+    """What the queue shows of an incident's SLA: the clock that matters now, in colour.
+
+    Open and not acknowledged: the response clock (unless resolution is already
+    breached); open and acknowledged: the resolution clock (paused on hold);
+    resolved or closed: whether resolution was met; cancelled: nothing.
+    ``other_breached`` names the other clock when it was breached (flags never un-set).
+    """
+    if incident.state == IncidentState.CANCELLED:
+        return {"name": "", "text": "—", "css": "text-body-secondary", "status": "", "other_breached": ""}
+    if incident.acknowledged_at is None and not state.resolution.breached:
+        shown, other = _clock_summary("response", state.response), ("resolution", state.resolution)
+    else:
+        shown, other = _clock_summary("resolution", state.resolution), ("response", state.response)
+    shown["other_breached"] = other[0] if other[1].breached and not shown["status"] == "breached" else ""
+    return shown

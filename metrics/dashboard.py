@@ -1,0 +1,175 @@
+"""What the dashboard shows: headline figures against the previous period, and the charts.
+
+Everything is computed directly from the live rows with the definitions of
+``metrics.definitions`` (exact, including "now"-dependent metrics such as the
+resolution rate, which a nightly snapshot would freeze). The cost is bounded:
+two summaries (a constant handful of queries each), one grouped query for
+incidents by severity, and three aggregate queries per chart bucket; the
+number of buckets is at most ~30 (day buckets up to 14 days, weeks up to 200
+days, months beyond, periods up to 731 days).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from urllib.parse import urlencode
+
+from django.urls import reverse
+
+from incidents.choices import Severity
+
+from .charts import Series, line_chart, stacked_bar_chart
+from .definitions import GROUPS, METRIC_KEYS, METRICS, compute, flatten, incident_counts_by_severity, timeseries_many
+from .formatting import compare, format_duration, format_value
+from .report import GROUP_TITLES
+
+SEVERITY_COLORS = {"critical": "#b02a37", "high": "#fd7e14", "medium": "#ffc107", "low": "#6c757d"}
+CHART_METRICS = [
+    "incidents.mttr_seconds",
+    "incidents.response_sla_met_rate",
+    "incidents.resolution_sla_met_rate",
+    "changes.success_rate",
+    "changes.rollback_rate",
+    "dora.deployment_frequency_per_day",
+    "dora.change_failure_rate",
+]
+
+
+def chart_interval(start: date, end: date) -> str:
+    days = (end - start).days
+    if days <= 14:
+        return "day"
+    if days <= 200:
+        return "week"
+    return "month"
+
+
+def _percent(value: float) -> str:
+    return f"{value * 100:.0f} %"
+
+
+def _csv_url(metric: str, interval: str, start: date, end: date, filters: dict, **extra) -> str:
+    query = {"metric": metric, "interval": interval, "from": start.isoformat(), "to": end.isoformat()}
+    query.update({k: v for k, v in {**filters, **extra}.items() if v})
+    query["format"] = "csv"
+    return f"{reverse('metrics-timeseries')}?{urlencode(query)}"
+
+
+def headline(start: date, end: date, filters: dict) -> tuple[date, list[dict]]:
+    """Every metric of ``[start, end)`` with the previous period of equal length; (previous start, groups)."""
+    previous_start = start - (end - start)
+    current = flatten(compute(start, end, filters))
+    previous = flatten(compute(previous_start, start, filters))
+    groups = []
+    for group in GROUPS:
+        items = []
+        for key in METRIC_KEYS:
+            metric = METRICS[key]
+            if metric.group != group:
+                continue
+            items.append({
+                "key": key,
+                "label": metric.label,
+                "definition": metric.definition,
+                "value": format_value(key, current[key]),
+                "previous": format_value(key, previous[key]),
+                "change": compare(key, current[key], previous[key]),
+            })
+        groups.append({"name": group, "title": GROUP_TITLES[group], "metrics": items})
+    return previous_start, groups
+
+
+def _table(labels, columns: list[tuple[str, list, callable]]) -> dict:
+    return {
+        "headers": ["Bucket", *(name for name, _, _ in columns)],
+        "rows": [
+            [label, *(("—" if values[i] is None else fmt(values[i])) for _, values, fmt in columns)]
+            for i, label in enumerate(labels)
+        ],
+    }
+
+
+def charts(start: date, end: date, filters: dict) -> tuple[str, list[dict]]:
+    """(interval, charts): each chart has a title, its SVG, a plain table and CSV links."""
+    interval = chart_interval(start, end)
+    rows = timeseries_many(CHART_METRICS, interval, start, end, filters)
+    labels = [row["bucket"] for row in rows]
+
+    def values(key):
+        return [row["values"][key] for row in rows]
+
+    def link(key, **extra):
+        return _csv_url(key, interval, start, end, filters, **extra)
+
+    result = []
+
+    by_severity = incident_counts_by_severity(interval, start, end, filters)
+    severities = [s for s in Severity.values if not filters.get("severity") or s == filters["severity"]]
+    sev_series = [
+        Series(Severity(s).label, SEVERITY_COLORS[s], [b["counts"][s] for b in by_severity])
+        for s in reversed(severities)
+    ]
+    title = f"Incidents per {interval} by severity"
+    result.append({
+        "id": "incidents-by-severity",
+        "title": title,
+        "svg": stacked_bar_chart(labels, sev_series, title=title),
+        "table": _table(labels, [(s.name, list(s.values), str) for s in reversed(sev_series)]),
+        "csv": [("all", link("incidents.count"))]
+        + [(Severity(s).label, link("incidents.count", severity=s)) for s in severities],
+    })
+
+    mttr = values("incidents.mttr_seconds")
+    title = "Mean time to resolve"
+    result.append({
+        "id": "mttr",
+        "title": title,
+        # Plotted in hours, so the axis gets round ticks; the table keeps exact durations.
+        "svg": line_chart(
+            labels, [Series("MTTR (hours)", "#0d6efd", [None if v is None else v / 3600 for v in mttr])],
+            title=title, y_format=lambda v: f"{v:g} h",
+        ),
+        "table": _table(labels, [("MTTR", mttr, format_duration)]),
+        "csv": [("MTTR", link("incidents.mttr_seconds"))],
+    })
+
+    pairs = [
+        ("sla", "SLA compliance", [
+            ("Response SLA met", "#198754", "incidents.response_sla_met_rate"),
+            ("Resolution SLA met", "#0d6efd", "incidents.resolution_sla_met_rate"),
+        ]),
+        ("changes", "Change outcomes", [
+            ("Success rate", "#198754", "changes.success_rate"),
+            ("Rollback rate", "#dc3545", "changes.rollback_rate"),
+        ]),
+    ]
+    for chart_id, title, lines in pairs:
+        series = [Series(name, color, values(key)) for name, color, key in lines]
+        result.append({
+            "id": chart_id,
+            "title": title,
+            "svg": line_chart(labels, series, title=title, y_format=_percent, y_max=1.0),
+            "table": _table(labels, [(s.name, list(s.values), _percent) for s in series]),
+            "csv": [(name, link(key)) for name, _, key in lines],
+        })
+
+    frequency = values("dora.deployment_frequency_per_day")
+    failure = values("dora.change_failure_rate")
+    result.append({
+        "id": "dora-frequency",
+        "title": "Deployment frequency (DORA)",
+        "svg": line_chart(labels, [Series("Deployments per day", "#6f42c1", frequency)],
+                          title="Deployment frequency", y_format=lambda v: f"{v:.2g}"),
+        "table": _table(labels, [("Deployments per day", frequency, lambda v: f"{v:.2f}")]),
+        "csv": [("Deployment frequency", link("dora.deployment_frequency_per_day"))],
+    })
+    result.append({
+        "id": "dora-failure",
+        "title": "Change failure rate (DORA)",
+        "svg": line_chart(labels, [Series("Change failure rate", "#dc3545", failure)],
+                          title="Change failure rate", y_format=_percent, y_max=1.0),
+        "table": _table(labels, [("Change failure rate", failure, _percent)]),
+        "csv": [("Change failure rate", link("dora.change_failure_rate"))],
+    })
+    return interval, result
+

@@ -1,0 +1,606 @@
+"""Every process metric of SPEC §5, defined once and computed in the database.
+
+A metric is computed for a period ``[from, to)`` of dates, taken at midnight in
+the site's time zone (``settings.TIME_ZONE``), and optional filters:
+
+- ``service``: incidents whose ``service`` is it; changes that list it in
+  ``services``; releases that list it in ``services``, and deployments of
+  those releases; lead time: changes that list it in ``services``.
+- ``team`` and ``severity``: incident rows only (the ``incidents`` group and
+  ``dora.time_to_restore_seconds``). Changes, releases and deployments have no
+  severity, and the "caused an incident" tests of ``releases.defect_rate`` and
+  ``dora.change_failure_rate`` count every non-cancelled incident.
+
+Durations are float seconds, rates floats in 0..1 (``releases.defect_rate`` is
+incidents per release and may exceed 1). A mean, median or rate with nothing
+to average is ``None`` (null). Counts, sums and frequencies of things that can
+simply not happen (``incidents.count``, ``incidents.customer_impact``,
+``incidents.frequency_per_week``, ``changes.count``,
+``dora.deployment_frequency_per_day``) are 0 when nothing happened: zero is
+then the measured value, not missing data.
+
+Cancelled incidents and cancelled changes count nowhere.
+
+The rows are grouped into a few *sources*; each source is one aggregate query
+(plus, on databases without ``percentile_cont``, one small ``ORDER BY …
+LIMIT 2 OFFSET n`` query per median), so the number of queries never depends on
+the amount of data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from django.db import connection
+from django.db.models import (
+    Aggregate,
+    Avg,
+    Count,
+    DurationField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+)
+from django.utils import timezone
+
+from changes.choices import ChangeState
+from changes.models import ChangeRequest
+from incidents.choices import IncidentState
+from incidents.models import Incident
+from releases.choices import DeploymentStatus
+from releases.models import Deployment, Release
+
+GROUPS = ("incidents", "changes", "releases", "dora")
+
+COUNT = "count"
+SECONDS = "seconds"
+RATE = "rate"
+RATIO = "ratio"
+PER_WEEK = "per_week"
+PER_DAY = "per_day"
+
+HIGHER = "higher"
+LOWER = "lower"
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One metric of §5: its key, how to read it, and whether up is good."""
+
+    key: str
+    label: str
+    unit: str
+    better: str | None
+    source: str
+    definition: str
+
+    @property
+    def group(self) -> str:
+        return self.key.split(".", 1)[0]
+
+    @property
+    def name(self) -> str:
+        return self.key.split(".", 1)[1]
+
+
+_METRICS = [
+    Metric("incidents.count", "Incidents", COUNT, LOWER, "incidents",
+           "incidents with detected_at in the period"),
+    Metric("incidents.mttd_seconds", "Mean time to detect", SECONDS, LOWER, "incidents",
+           "mean(detected_at − started_at) over the incidents detected in the period"),
+    Metric("incidents.mtta_seconds", "Mean time to acknowledge", SECONDS, LOWER, "incidents",
+           "mean(acknowledged_at − detected_at) over those detected in the period and acknowledged"),
+    Metric("incidents.mttr_seconds", "Mean time to resolve", SECONDS, LOWER, "incidents",
+           "mean(resolved_at − detected_at) over incidents with resolved_at in the period"),
+    Metric("incidents.mtta_p50_seconds", "Median time to acknowledge", SECONDS, LOWER, "incidents",
+           "median of the mtta set"),
+    Metric("incidents.mttr_p50_seconds", "Median time to resolve", SECONDS, LOWER, "incidents",
+           "median of the mttr set"),
+    Metric("incidents.resolution_rate", "Resolution rate", RATE, HIGHER, "incidents",
+           "of the incidents detected in the period, the share resolved or closed now"),
+    Metric("incidents.response_sla_met_rate", "Response SLA met", RATE, HIGHER, "incidents",
+           "of the incidents detected in the period, the share with response_breached false"),
+    Metric("incidents.resolution_sla_met_rate", "Resolution SLA met", RATE, HIGHER, "incidents",
+           "of the incidents detected in the period, the share with resolution_breached false"),
+    Metric("incidents.customer_impact", "Customers affected", COUNT, LOWER, "incidents",
+           "sum of customers_affected of the incidents detected in the period"),
+    Metric("incidents.frequency_per_week", "Incidents per week", PER_WEEK, LOWER, "incidents",
+           "incidents.count ÷ (days in the period ÷ 7)"),
+    Metric("changes.count", "Changes finished", COUNT, None, "changes",
+           "changes with actual_end in the period that are completed, failed or rolled_back"),
+    Metric("changes.success_rate", "Change success rate", RATE, HIGHER, "changes",
+           "completed ÷ changes.count"),
+    Metric("changes.rollback_rate", "Change rollback rate", RATE, LOWER, "changes",
+           "rolled_back ÷ changes.count"),
+    Metric("changes.implementation_time_seconds", "Implementation time", SECONDS, LOWER, "changes",
+           "mean(actual_end − actual_start) over the changes of changes.count"),
+    Metric("changes.approval_time_seconds", "Approval time", SECONDS, LOWER, "changes",
+           "mean(approved_at − submitted_at) over changes with approved_at in the period"),
+    Metric("releases.deployment_success_rate", "Deployment success rate", RATE, HIGHER, "deployments",
+           "succeeded ÷ deployments (succeeded or failed) with finished_at in the period"),
+    Metric("releases.cycle_time_seconds", "Release cycle time", SECONDS, LOWER, "releases",
+           "mean(completed_at − created_at) over releases with completed_at in the period"),
+    Metric("releases.defect_rate", "Release defect rate", RATIO, LOWER, "releases",
+           "incidents caused by the releases completed in the period ÷ those releases"),
+    Metric("dora.deployment_frequency_per_day", "Deployment frequency", PER_DAY, HIGHER, "deployments",
+           "succeeded deployments finished in the period ÷ days in the period"),
+    Metric("dora.lead_time_seconds", "Lead time for changes", SECONDS, LOWER, "lead_time",
+           "mean(first succeeded deployment finished_at of the change's release − change submitted_at) "
+           "over changes whose release was first deployed in the period"),
+    Metric("dora.lead_time_p50_seconds", "Median lead time", SECONDS, LOWER, "lead_time",
+           "median of the lead time set"),
+    Metric("dora.change_failure_rate", "Change failure rate", RATE, LOWER, "deployments",
+           "(failed deployments + succeeded deployments whose release caused an incident) "
+           "÷ deployments finished in the period"),
+    Metric("dora.time_to_restore_seconds", "Time to restore", SECONDS, LOWER, "incidents",
+           "mean(resolved_at − detected_at) over incidents with caused_by_release or caused_by_change, "
+           "resolved in the period"),
+]
+
+METRICS: dict[str, Metric] = {m.key: m for m in _METRICS}
+METRIC_KEYS: tuple[str, ...] = tuple(METRICS)
+
+
+# --- period and filters -----------------------------------------------------
+
+
+def local_midnight(day: date) -> datetime:
+    """Midnight at the start of ``day`` in the site's time zone, as an aware datetime."""
+    return datetime.combine(day, time.min, tzinfo=timezone.get_default_timezone())
+
+
+def local_today(now: datetime | None = None) -> date:
+    """Today's date in the site's time zone."""
+    return timezone.localdate(now or timezone.now())
+
+
+@dataclass(frozen=True)
+class Window:
+    """The period ``[start, end)``: dates, their local midnights and the length in days."""
+
+    start_date: date
+    end_date: date
+
+    @property
+    def start(self) -> datetime:
+        return local_midnight(self.start_date)
+
+    @property
+    def end(self) -> datetime:
+        return local_midnight(self.end_date)
+
+    @property
+    def days(self) -> int:
+        return (self.end_date - self.start_date).days
+
+    def contains(self, field: str) -> Q:
+        """``field`` in ``[start, end)``."""
+        return Q(**{f"{field}__gte": self.start, f"{field}__lt": self.end})
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Optional filters: a service id, a team id, a severity (see the module docstring)."""
+
+    service: int | None = None
+    team: int | None = None
+    severity: str | None = None
+
+    @classmethod
+    def of(cls, filters: Filters | dict | None) -> Filters:
+        if filters is None:
+            return cls()
+        if isinstance(filters, Filters):
+            return filters
+        values = {}
+        for name in ("service", "team", "severity"):
+            value = filters.get(name)
+            if value is not None and hasattr(value, "pk"):
+                value = value.pk
+            values[name] = value or None
+        return cls(**values)
+
+    def as_dict(self) -> dict:
+        return {"service": self.service, "team": self.team, "severity": self.severity}
+
+
+# --- database helpers ---------------------------------------------------------
+
+
+def _duration(later: str | object, earlier: str) -> ExpressionWrapper:
+    later_expr = F(later) if isinstance(later, str) else later
+    return ExpressionWrapper(later_expr - F(earlier), output_field=DurationField())
+
+
+class Median(Aggregate):
+    """PostgreSQL's ``percentile_cont(0.5) WITHIN GROUP (ORDER BY …)`` (the interpolated median)."""
+
+    function = "percentile_cont"
+    name = "Median"
+    template = "%(function)s(0.5) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = DurationField()
+
+
+def _has_percentile() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def _median_by_offset(queryset, expression, count: int) -> timedelta | None:
+    """The median of ``expression`` over ``queryset`` of ``count`` rows, without percentile_cont.
+
+    One query: ``ORDER BY expression LIMIT 1|2 OFFSET (count − 1) // 2``; the
+    middle one or two values are averaged (the same interpolation as percentile_cont).
+    """
+    if count == 0:
+        return None
+    offset = (count - 1) // 2
+    take = 1 if count % 2 else 2
+    values = list(
+        queryset.annotate(_median_value=expression)
+        .order_by("_median_value")
+        .values_list("_median_value", flat=True)[offset : offset + take]
+    )
+    seconds = [_seconds(v) for v in values if v is not None]
+    if not seconds:
+        return None
+    return timedelta(seconds=sum(seconds) / len(seconds))
+
+
+def _seconds(value) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    # SQLite hands a bare number of microseconds to some expressions.
+    return float(value) / 1_000_000
+
+
+def _share(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+# --- sources: one aggregate query each -----------------------------------------
+
+
+def _incident_rows(filters: Filters):
+    rows = Incident.objects.exclude(state=IncidentState.CANCELLED)
+    if filters.service:
+        rows = rows.filter(service_id=filters.service)
+    if filters.team:
+        rows = rows.filter(team_id=filters.team)
+    if filters.severity:
+        rows = rows.filter(severity=filters.severity)
+    return rows
+
+
+def _incidents(window: Window, filters: Filters, keys: set[str]) -> dict:
+    """The incidents group and dora.time_to_restore_seconds: one aggregate query."""
+    detected = window.contains("detected_at")
+    resolved = window.contains("resolved_at")
+    acknowledged = detected & Q(acknowledged_at__isnull=False)
+    caused = Q(caused_by_release__isnull=False) | Q(caused_by_change__isnull=False)
+    rows = _incident_rows(filters).filter(detected | resolved)
+    to_detect = _duration("detected_at", "started_at")
+    to_acknowledge = _duration("acknowledged_at", "detected_at")
+    to_resolve = _duration("resolved_at", "detected_at")
+    aggregates = {
+        "count": Count("pk", filter=detected),
+        "mttd": Avg(to_detect, filter=detected),
+        "acknowledged": Count("pk", filter=acknowledged),
+        "mtta": Avg(to_acknowledge, filter=acknowledged),
+        "resolved": Count("pk", filter=resolved),
+        "mttr": Avg(to_resolve, filter=resolved),
+        "resolved_now": Count(
+            "pk", filter=detected & Q(state__in=[IncidentState.RESOLVED, IncidentState.CLOSED])
+        ),
+        "response_met": Count("pk", filter=detected & Q(response_breached=False)),
+        "resolution_met": Count("pk", filter=detected & Q(resolution_breached=False)),
+        "customers": Sum("customers_affected", filter=detected),
+        "restore": Avg(to_resolve, filter=resolved & caused),
+    }
+    want_mtta_p50 = "incidents.mtta_p50_seconds" in keys
+    want_mttr_p50 = "incidents.mttr_p50_seconds" in keys
+    if _has_percentile():
+        if want_mtta_p50:
+            aggregates["mtta_p50"] = Median(to_acknowledge, filter=acknowledged)
+        if want_mttr_p50:
+            aggregates["mttr_p50"] = Median(to_resolve, filter=resolved)
+    figures = rows.aggregate(**aggregates)
+    if not _has_percentile():
+        base = _incident_rows(filters)
+        if want_mtta_p50:
+            figures["mtta_p50"] = _median_by_offset(base.filter(acknowledged), to_acknowledge, figures["acknowledged"])
+        if want_mttr_p50:
+            figures["mttr_p50"] = _median_by_offset(base.filter(resolved), to_resolve, figures["resolved"])
+    count = figures["count"]
+    return {
+        "incidents.count": count,
+        "incidents.mttd_seconds": _seconds(figures["mttd"]),
+        "incidents.mtta_seconds": _seconds(figures["mtta"]),
+        "incidents.mttr_seconds": _seconds(figures["mttr"]),
+        "incidents.mtta_p50_seconds": _seconds(figures.get("mtta_p50")),
+        "incidents.mttr_p50_seconds": _seconds(figures.get("mttr_p50")),
+        "incidents.resolution_rate": _share(figures["resolved_now"], count),
+        "incidents.response_sla_met_rate": _share(figures["response_met"], count),
+        "incidents.resolution_sla_met_rate": _share(figures["resolution_met"], count),
+        "incidents.customer_impact": figures["customers"] or 0,
+        "incidents.frequency_per_week": count / (window.days / 7),
+        "dora.time_to_restore_seconds": _seconds(figures["restore"]),
+    }
+
+
+def _change_rows(filters: Filters):
+    rows = ChangeRequest.objects.exclude(state=ChangeState.CANCELLED)
+    if filters.service:
+        rows = rows.filter(services=filters.service)
+    return rows
+
+
+def _changes(window: Window, filters: Filters, keys: set[str]) -> dict:
+    """The changes group: one aggregate query."""
+    finished = window.contains("actual_end") & Q(
+        state__in=[ChangeState.COMPLETED, ChangeState.FAILED, ChangeState.ROLLED_BACK]
+    )
+    approved = window.contains("approved_at")
+    figures = (
+        _change_rows(filters)
+        .filter(finished | approved)
+        .aggregate(
+            count=Count("pk", filter=finished),
+            completed=Count("pk", filter=finished & Q(state=ChangeState.COMPLETED)),
+            rolled_back=Count("pk", filter=finished & Q(state=ChangeState.ROLLED_BACK)),
+            implementation=Avg(_duration("actual_end", "actual_start"), filter=finished),
+            approval=Avg(_duration("approved_at", "submitted_at"), filter=approved),
+        )
+    )
+    count = figures["count"]
+    return {
+        "changes.count": count,
+        "changes.success_rate": _share(figures["completed"], count),
+        "changes.rollback_rate": _share(figures["rolled_back"], count),
+        "changes.implementation_time_seconds": _seconds(figures["implementation"]),
+        "changes.approval_time_seconds": _seconds(figures["approval"]),
+    }
+
+
+def _release_rows(filters: Filters):
+    rows = Release.objects.all()
+    if filters.service:
+        rows = rows.filter(services=filters.service)
+    return rows
+
+
+def _releases(window: Window, filters: Filters, keys: set[str]) -> dict:
+    """Release cycle time and defect rate: two aggregate queries."""
+    completed = _release_rows(filters).filter(window.contains("completed_at"))
+    figures = completed.aggregate(
+        releases=Count("pk"), cycle=Avg(_duration("completed_at", "created_at"))
+    )
+    defect_rate = None
+    if "releases.defect_rate" in keys and figures["releases"]:
+        defects = (
+            Incident.objects.exclude(state=IncidentState.CANCELLED)
+            .filter(caused_by_release__in=Subquery(completed.values("pk")))
+            .count()
+        )
+        defect_rate = defects / figures["releases"]
+    return {
+        "releases.cycle_time_seconds": _seconds(figures["cycle"]),
+        "releases.defect_rate": defect_rate,
+    }
+
+
+def _deployments(window: Window, filters: Filters, keys: set[str]) -> dict:
+    """Deployment success, frequency and change failure rate: one aggregate query."""
+    rows = Deployment.objects.filter(
+        window.contains("finished_at"),
+        status__in=[DeploymentStatus.SUCCEEDED, DeploymentStatus.FAILED],
+    )
+    if filters.service:
+        rows = rows.filter(release__in=Subquery(_release_rows(filters).values("pk")))
+    release_caused_incident = Exists(
+        Incident.objects.exclude(state=IncidentState.CANCELLED).filter(caused_by_release=OuterRef("release"))
+    )
+    figures = rows.aggregate(
+        finished=Count("pk"),
+        succeeded=Count("pk", filter=Q(status=DeploymentStatus.SUCCEEDED)),
+        failed=Count("pk", filter=Q(status=DeploymentStatus.FAILED)),
+        succeeded_then_incident=Count(
+            "pk", filter=Q(status=DeploymentStatus.SUCCEEDED) & Q(release_caused_incident)
+        ),
+    )
+    finished = figures["finished"]
+    return {
+        "releases.deployment_success_rate": _share(figures["succeeded"], finished),
+        "dora.deployment_frequency_per_day": figures["succeeded"] / window.days,
+        "dora.change_failure_rate": _share(figures["failed"] + figures["succeeded_then_incident"], finished),
+    }
+
+
+def _lead_time(window: Window, filters: Filters, keys: set[str]) -> dict:
+    """DORA lead time (mean and median): one aggregate query (+ one for the median without percentile_cont)."""
+    first_deployed = Subquery(
+        Deployment.objects.filter(
+            release=OuterRef("release"), status=DeploymentStatus.SUCCEEDED, finished_at__isnull=False
+        )
+        .order_by("finished_at")
+        .values("finished_at")[:1]
+    )
+    rows = (
+        _change_rows(filters)
+        .filter(release__isnull=False, submitted_at__isnull=False)
+        .annotate(first_deployed_at=first_deployed)
+        .filter(window.contains("first_deployed_at"))
+    )
+    lead = _duration("first_deployed_at", "submitted_at")
+    aggregates = {"changes": Count("pk"), "lead": Avg(lead)}
+    want_p50 = "dora.lead_time_p50_seconds" in keys
+    if want_p50 and _has_percentile():
+        aggregates["p50"] = Median(lead)
+    figures = rows.aggregate(**aggregates)
+    if want_p50 and not _has_percentile():
+        figures["p50"] = _median_by_offset(rows, lead, figures["changes"])
+    return {
+        "dora.lead_time_seconds": _seconds(figures["lead"]),
+        "dora.lead_time_p50_seconds": _seconds(figures.get("p50")),
+    }
+
+
+SOURCES: dict[str, Callable[[Window, Filters, set[str]], dict]] = {
+    "incidents": _incidents,
+    "changes": _changes,
+    "releases": _releases,
+    "deployments": _deployments,
+    "lead_time": _lead_time,
+}
+
+
+def _figures(window: Window, filters: Filters, keys: Iterable[str]) -> dict[str, object]:
+    """The values of ``keys`` over ``window``: each needed source runs once."""
+    keys = set(keys)
+    values: dict[str, object] = {}
+    for source in dict.fromkeys(METRICS[k].source for k in METRIC_KEYS if k in keys):
+        values.update(SOURCES[source](window, filters, keys))
+    return {k: values[k] for k in METRIC_KEYS if k in keys}
+
+
+# --- public API ----------------------------------------------------------------
+
+
+def _check_period(period_from: date, period_to: date) -> None:
+    if period_from >= period_to:
+        raise ValueError("The period must end after it starts (from < to).")
+
+
+def compute(period_from: date, period_to: date, filters: Filters | dict | None = None) -> dict:
+    """Every metric over ``[period_from, period_to)`` in the §7 JSON shape.
+
+    ``{"period": {"from", "to"}, "incidents": {...}, "changes": {...},
+    "releases": {...}, "dora": {...}}``; keys within a group drop the group prefix.
+    """
+    _check_period(period_from, period_to)
+    values = _figures(Window(period_from, period_to), Filters.of(filters), METRIC_KEYS)
+    data: dict = {"period": {"from": period_from.isoformat(), "to": period_to.isoformat()}}
+    for group in GROUPS:
+        data[group] = {}
+    for key, value in values.items():
+        metric = METRICS[key]
+        data[metric.group][metric.name] = value
+    return data
+
+
+def flatten(data: dict) -> dict[str, object]:
+    """``compute()``'s nested groups back to ``{"incidents.count": …}`` in the §5 order."""
+    return {key: data[METRICS[key].group][METRICS[key].name] for key in METRIC_KEYS}
+
+
+INTERVALS = ("day", "week", "month")
+
+
+def bucket_start(day: date, interval: str) -> date:
+    """The first day of the bucket that holds ``day`` (ISO weeks start on Monday)."""
+    if interval == "day":
+        return day
+    if interval == "week":
+        return day - timedelta(days=day.weekday())
+    if interval == "month":
+        return day.replace(day=1)
+    raise ValueError(f"Unknown interval {interval!r}: choose one of {', '.join(INTERVALS)}.")
+
+
+def _next_bucket(start: date, interval: str) -> date:
+    if interval == "day":
+        return start + timedelta(days=1)
+    if interval == "week":
+        return start + timedelta(days=7)
+    return (start.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def buckets(period_from: date, period_to: date, interval: str) -> list[tuple[date, Window]]:
+    """The buckets over ``[period_from, period_to)``: (label, window clipped to the period).
+
+    The label is the bucket's own first day (a Monday, the 1st of a month), even
+    when the period starts inside the bucket.
+    """
+    _check_period(period_from, period_to)
+    result = []
+    label = bucket_start(period_from, interval)
+    while label < period_to:
+        following = _next_bucket(label, interval)
+        result.append((label, Window(max(label, period_from), min(following, period_to))))
+        label = following
+    return result
+
+
+def bucket_count(period_from: date, period_to: date, interval: str) -> int:
+    """How many buckets ``timeseries`` would return (no queries)."""
+    return len(buckets(period_from, period_to, interval))
+
+
+def timeseries_many(
+    metrics: Iterable[str], interval: str, period_from: date, period_to: date,
+    filters: Filters | dict | None = None,
+) -> list[dict]:
+    """Several metrics per bucket: ``[{"bucket": "YYYY-MM-DD", "values": {key: value}}]``.
+
+    Each bucket is computed with the same definitions as ``compute`` over the
+    bucket clipped to the period; each source the metrics need runs once per bucket.
+    """
+    keys = list(metrics)
+    for key in keys:
+        if key not in METRICS:
+            raise ValueError(f"Unknown metric {key!r}.")
+    flt = Filters.of(filters)
+    return [
+        {"bucket": label.isoformat(), "values": _figures(window, flt, keys)}
+        for label, window in buckets(period_from, period_to, interval)
+    ]
+
+
+def timeseries(
+    metric: str, interval: str, period_from: date, period_to: date, filters: Filters | dict | None = None
+) -> list[dict]:
+    """One metric per bucket: ``[{"bucket": "YYYY-MM-DD", "value": ...}]`` (see ``timeseries_many``)."""
+    return [
+        {"bucket": row["bucket"], "value": row["values"][metric]}
+        for row in timeseries_many([metric], interval, period_from, period_to, filters)
+    ]
+
+
+def incident_counts_by_severity(
+    interval: str, period_from: date, period_to: date, filters: Filters | dict | None = None
+) -> list[dict]:
+    """incidents.count per bucket and severity in one grouped query (the dashboard's stacked bars).
+
+    ``[{"bucket": "YYYY-MM-DD", "counts": {"critical": n, ...}}]``; the severity
+    filter, if any, still applies.
+    """
+    from django.db.models import Case, IntegerField, Value, When
+
+    from incidents.choices import Severity
+
+    flt = Filters.of(filters)
+    spans = buckets(period_from, period_to, interval)
+    whens = [
+        When(Q(detected_at__gte=w.start, detected_at__lt=w.end), then=Value(index))
+        for index, (_, w) in enumerate(spans)
+    ]
+    rows = (
+        _incident_rows(flt)
+        .filter(Window(period_from, period_to).contains("detected_at"))
+        .annotate(bucket_index=Case(*whens, output_field=IntegerField()))
+        .order_by()
+        .values("bucket_index", "severity")
+        .annotate(n=Count("pk"))
+    )
+    table = [{"bucket": label.isoformat(), "counts": dict.fromkeys(Severity.values, 0)} for label, _ in spans]
+    for row in rows:
+        if row["bucket_index"] is not None:
+            table[row["bucket_index"]]["counts"][row["severity"]] = row["n"]
+    return table

@@ -1,0 +1,20 @@
+"""Demo data for metrics: a snapshot for each of the last 90 days of the demo history."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db import transaction
+
+from .definitions import local_today
+from .services import snapshot_days
+
+DEMO_DAYS = 90
+
+
+def seed(ctx) -> str:
+    """Backfill MetricSnapshot for the 90 days before ``ctx.now`` (site time zone)."""
+    today = local_today(ctx.now)
+    with transaction.atomic():  # one commit for the whole backfill
+        count = snapshot_days(first=today - timedelta(days=DEMO_DAYS), end=today)
+    return f"metrics: {count} daily snapshots"

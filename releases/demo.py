@@ -1,0 +1,224 @@
+"""Demo releases: about 40 releases over the last 90 days, in every state, built with the
+real services (gates, deliverables, checks, deployments, failed deployment → incident).
+
+``changes.demo`` runs first: its approved changes already created planning releases
+through ``release_for_approved_change``; some of those are moved forward here. Times
+are passed explicitly (``at=``, ``created_at``, deployment times); no time travel.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.core.exceptions import PermissionDenied
+
+from opsdesk.choices import Role
+from opsdesk.exceptions import ConcurrentUpdate, DomainValidationError, TransitionNotAllowed
+
+from . import services
+from .choices import GATE_DELIVERABLES, CheckKind, DeliverableKind, ReleaseState
+from .models import Deployment, Release, ReleaseDeliverable
+
+TARGET_TOTAL = 40
+# How far each new release gets, in order of creation (oldest first).
+NEW_RELEASE_TARGETS = (
+    [ReleaseState.COMPLETED] * 8
+    + [ReleaseState.FAILED, ReleaseState.CANCELLED, ReleaseState.ROLLED_BACK]
+    + [ReleaseState.COMPLETED] * 8
+    + [ReleaseState.FAILED, ReleaseState.CANCELLED, ReleaseState.ROLLED_BACK]
+    + [ReleaseState.COMPLETED] * 4
+    + [ReleaseState.CANCELLED]
+    + [ReleaseState.VERIFICATION] * 3
+    + [ReleaseState.IMPLEMENTATION] * 3
+    + [ReleaseState.PREPARATION] * 4
+    + [ReleaseState.PLANNING] * 4
+)
+GATE_ORDER = ["prepare", "implement", "verify", "complete"]
+NAMES = [
+    "Checkout revamp", "Ledger sync", "Search relevance", "Mobile login", "Invoice PDFs", "SSO rollout",
+    "Catalogue import", "Rate limiter", "Audit trail", "Push notifications", "Data retention", "Kafka upgrade",
+    "Postgres 17", "Dark mode", "Fraud rules", "Partner API v2", "Reporting cube", "Cache tier", "GDPR export",
+    "Onboarding flow", "Pricing engine", "Warehouse feed", "Status page", "TLS rotation",
+]
+DELIVERABLE_TEXT = {
+    DeliverableKind.RELEASE_PLAN: "Scope, owners and go/no-go criteria agreed with the service owners.",
+    DeliverableKind.TIMELINE: "Freeze T-3 days, staging T-2, production window Tuesday 06:00-08:00 UTC.",
+    DeliverableKind.RESOURCE_PLAN: "Two engineers from the owning team on call, DBA on standby.",
+    DeliverableKind.RELEASE_PACKAGE: "Artefacts built and signed; checksums in the release ticket.",
+    DeliverableKind.TEST_PLANS: "Regression suite, smoke tests in staging, load test at 2x peak.",
+    DeliverableKind.ROLLBACK_PLAN: "Redeploy the previous image tag; migrations are backwards compatible.",
+    DeliverableKind.DEPLOYMENT_REPORT: "Deployed to staging and production; no errors in the first hour.",
+    DeliverableKind.TEST_RESULTS: "All regression and smoke tests green; p95 latency unchanged.",
+    DeliverableKind.STATUS_UPDATES: "Stakeholders informed on the status page and in the weekly ops mail.",
+}
+
+
+class _Stop(Exception):
+    """A gate did not hold for demo data (e.g. a linked change never got approved): stop advancing."""
+
+
+def _guard(at, now):
+    """History only: never record anything at or after the demo's "now"."""
+    if at >= now - timedelta(minutes=5):
+        raise _Stop("reached the present")
+
+
+def _deliver(release, gate, by, at, rng, now):
+    have = set(ReleaseDeliverable.objects.filter(release=release).values_list("kind", flat=True))
+    for kind in GATE_DELIVERABLES[gate]:
+        if kind in have:
+            continue
+        at = at + timedelta(minutes=rng.randint(20, 240))
+        _guard(at, now)
+        if rng.random() < 0.3:
+            services.deliverable_add(release=release, by=by, kind=kind,
+                                     link=f"https://wiki.opsdesk.example/releases/{release.number}/{kind}", at=at)
+        else:
+            services.deliverable_add(release=release, by=by, kind=kind, content=DELIVERABLE_TEXT[kind], at=at)
+    return at
+
+
+def _move(release, name, by, at, now, comment=""):
+    _guard(at, now)
+    try:
+        return services.release_transition(instance=release, name=name, by=by, at=at, comment=comment)
+    except (TransitionNotAllowed, ConcurrentUpdate, DomainValidationError) as exc:
+        raise _Stop(str(exc)) from exc
+
+
+def _resolve(incident, resolver, at, now):
+    """Resolve a deployment incident a little later (if that moment has passed)."""
+    from incidents.services import incident_transition
+
+    if resolver is None or at >= now:
+        return
+    try:
+        incident_transition(instance=incident, name="resolve", by=resolver, at=at,
+                            resolution_summary="Rolled back to the previous version; deployment retried later.")
+    except (TransitionNotAllowed, DomainValidationError, PermissionDenied):
+        return  # e.g. the incident was already handled; the demo goes on
+
+
+def _deploy(release, by, env, start, *, fail, now, resolver, rng):
+    finished = start + timedelta(minutes=rng.randint(8, 45))
+    _guard(finished, now)
+    deployment = services.deployment_create(
+        release=release, by=by, environment=env, started_at=start, finished_at=finished,
+        status="failed" if fail else "succeeded",
+    )
+    if fail and deployment.incident is not None:
+        _resolve(deployment.incident, resolver, finished + timedelta(minutes=rng.randint(30, 200)), now)
+    return finished
+
+
+def _advance(release, target, *, by, start, now, rng, resolver) -> tuple[int, int]:
+    """Walk ``release`` towards ``target`` from ``start``; returns (deployments, failed deployments)."""
+    step = max((now - start) / 9, timedelta(hours=2))
+    step = min(step, timedelta(days=2))
+    at = start
+    deployments = failed = 0
+    if target == ReleaseState.CANCELLED:
+        if rng.random() < 0.5:
+            at = _deliver(release, "prepare", by, at, rng, now) + step
+            _move(release, "prepare", by, at, now)
+        _move(release, "cancel", by, at + step, now, comment="Scope merged into a later release.")
+        return 0, 0
+    exit_failure = target in (ReleaseState.FAILED, ReleaseState.ROLLED_BACK)
+    for gate in GATE_ORDER:
+        if release.state == target:
+            break
+        if gate == "verify":
+            at += step / 2
+            at = _deploy(release, by, "staging", at, fail=False, now=now, resolver=resolver, rng=rng)
+            deployments += 1
+            production_fails = exit_failure or rng.random() < 0.2
+            at = _deploy(release, by, "production", at + step / 3, fail=production_fails, now=now,
+                         resolver=resolver, rng=rng)
+            deployments += 1
+            failed += production_fails
+            if exit_failure:
+                break
+            if production_fails:  # fixed and redeployed
+                at = _deploy(release, by, "production", at + step / 2, fail=False, now=now, resolver=resolver,
+                             rng=rng)
+                deployments += 1
+        at = _deliver(release, gate, by, at, rng, now)
+        if gate == "complete":
+            for kind in CheckKind:
+                at += timedelta(minutes=rng.randint(15, 120))
+                _guard(at, now)
+                passed_first = rng.random() > 0.1
+                services.check_record(release=release, by=by, kind=kind, passed=passed_first, at=at,
+                                      note="" if passed_first else "Findings raised; fixed and re-checked.")
+                if not passed_first:
+                    at += timedelta(hours=rng.randint(2, 8))
+                    _guard(at, now)
+                    services.check_record(release=release, by=by, kind=kind, passed=True, at=at,
+                                          note="Re-checked after fixes.")
+        at += step
+        release = _move(release, gate, by, at, now)
+    if exit_failure:
+        at += step / 2
+        name = "fail" if target == ReleaseState.FAILED else "roll_back"
+        _move(release, name, by, at, now, comment="Production deployment failed; the release is withdrawn.")
+    return deployments, failed
+
+
+def seed(ctx) -> str:
+    """Create the demo releases (and move the changes demo's planning releases forward)."""
+    managers = ctx.users.get(Role.RELEASE_MANAGERS) or [ctx.admin]
+    resolvers = ctx.users.get(Role.INCIDENT_MANAGERS) or [None]
+    rng, now = ctx.rng, ctx.now
+    deployments = failed = moved = 0
+
+    # Releases the approved changes created: give them managers and move some forward.
+    from_changes = list(
+        Release.objects.filter(state=ReleaseState.PLANNING, changes__isnull=False).distinct().order_by("created_at")
+    )
+    for index, release in enumerate(from_changes):
+        manager = managers[index % len(managers)]
+        release = services.release_update(release=release, by=manager, release_manager=manager,
+                                          planned_date=release.planned_date or (release.created_at + timedelta(
+                                              days=10)).date())
+        age = now - release.created_at
+        if age < timedelta(days=3) or index % 3 == 2:
+            continue  # recent ones, and every third one, stay in planning
+        target = ReleaseState.COMPLETED if age > timedelta(days=20) else rng.choice(
+            [ReleaseState.PREPARATION, ReleaseState.IMPLEMENTATION, ReleaseState.VERIFICATION]
+        )
+        try:
+            d, f = _advance(release, target, by=manager, start=release.created_at + timedelta(hours=2), now=now,
+                            rng=rng, resolver=resolvers[0])
+        except (_Stop, DomainValidationError):
+            continue
+        deployments, failed, moved = deployments + d, failed + f, moved + 1
+
+    # New releases to reach about 40, spread over 90 days, oldest first.
+    to_create = max(TARGET_TOTAL - Release.objects.count(), 0)
+    targets = NEW_RELEASE_TARGETS[-to_create:] if to_create < len(NEW_RELEASE_TARGETS) else NEW_RELEASE_TARGETS
+    targets = list(targets)
+    for index, target in enumerate(targets):
+        days_ago = 88 - index * (84 / max(len(targets), 1))
+        created = now - timedelta(days=days_ago, hours=rng.randint(0, 8))
+        manager = managers[index % len(managers)]
+        picked = rng.sample(ctx.services, k=min(len(ctx.services), rng.choice([1, 1, 2])))
+        release = services.release_create(
+            by=manager, name=NAMES[index % len(NAMES)], version=f"{1 + index // 8}.{index % 8}.0", services=picked,
+            release_manager=manager, planned_date=(created + timedelta(days=rng.randint(7, 14))).date(),
+            created_at=created,
+        )
+        if target == ReleaseState.PLANNING:
+            continue
+        try:
+            d, f = _advance(release, target, by=manager, start=created + timedelta(hours=3), now=now, rng=rng,
+                            resolver=resolvers[0])
+        except (_Stop, DomainValidationError):
+            continue
+        deployments, failed = deployments + d, failed + f
+
+    by_state = {state: Release.objects.filter(state=state).count() for state in ReleaseState}
+    states = ", ".join(f"{count} {state}" for state, count in by_state.items() if count)
+    return (
+        f"{Release.objects.count()} releases ({states}); {moved} change releases moved forward; "
+        f"{Deployment.objects.count()} deployments, {failed} failed → incidents"
+    )

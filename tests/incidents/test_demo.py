@@ -1,0 +1,41 @@
+"""Demo incidents: every state and severity, breaches and escalations, fast."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from django.db.models import Count
+
+from incidents import demo
+from incidents.models import Incident, IncidentNote
+from opsdesk.demo import seed_kernel
+from opsdesk.models import Notification, TransitionLog
+
+
+@pytest.mark.django_db
+def test_seed_creates_a_realistic_history():
+    ctx, _ = seed_kernel()
+    started = time.monotonic()
+    summary = demo.seed(ctx)
+    elapsed = time.monotonic() - started
+    assert elapsed < 30
+    assert summary.startswith("300 incidents")
+    states = dict(Incident.objects.values_list("state").annotate(n=Count("pk")))
+    assert set(states) == {"detected", "responding", "on_hold", "resolved", "closed", "cancelled"}
+    assert set(Incident.objects.values_list("severity", flat=True)) == {"critical", "high", "medium", "low"}
+    assert Incident.objects.filter(response_breached=True).exists()
+    assert Incident.objects.filter(resolution_breached=True).exists()
+    assert Incident.objects.filter(escalation_level__gt=0).exists()
+    assert Incident.objects.filter(confidential=True).exists()
+    assert IncidentNote.objects.exists()
+    assert Notification.objects.count() == 0  # muted
+    assert not Incident.objects.filter(detected_at__gt=ctx.now).exists()
+    assert not Incident.objects.filter(started_at__gt=models_f("detected_at")).exists()
+    assert not TransitionLog.objects.filter(object_number__startswith="INC", timestamp__gt=ctx.now).exists()
+
+
+def models_f(name):
+    from django.db.models import F
+
+    return F(name)

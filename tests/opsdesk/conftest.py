@@ -1,0 +1,71 @@
+"""Fixtures of the kernel tests: Celery talking to a real broker, restored afterwards."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import pytest
+from kombu import pools
+
+from opsdesk.celery import app as celery_app
+
+_CONF_KEYS = ["broker_url", "task_always_eager", "task_eager_propagates", "worker_hijack_root_logger",
+              "broker_transport_options"]
+
+
+def _drop_connections() -> None:
+    """Forget pooled broker connections, so the next publish connects to the current broker_url."""
+    pools.reset()  # closes and forgets kombu's global pools (a closed pool must not be handed out again)
+    celery_app._pool = None
+    amqp = celery_app.__dict__.get("amqp")
+    if amqp is not None:
+        amqp._producer_pool = None
+
+
+@pytest.fixture
+def celery_broker() -> Callable[[str], None]:
+    """``celery_broker(url)`` makes tasks go through the broker at ``url`` (not eagerly) until the test ends."""
+    saved = {key: celery_app.conf[key] for key in _CONF_KEYS}
+
+    def use(url: str) -> None:
+        celery_app.conf.broker_url = url
+        celery_app.conf.broker_transport_options = {"visibility_timeout": 3600}
+        celery_app.conf.task_always_eager = False
+        celery_app.conf.worker_hijack_root_logger = False
+        _drop_connections()
+
+    yield use
+    for key, value in saved.items():
+        celery_app.conf[key] = value
+    _drop_connections()
+
+
+def purge_queues(*queues: str) -> None:
+    """Empty the named queues on the current broker."""
+    with celery_app.connection_for_write() as conn:
+        for queue in queues:
+            conn.default_channel.queue_purge(queue)
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> bool:
+    """Poll ``condition`` until it holds or ``timeout`` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return condition()
+
+
+@pytest.fixture
+def migration_data(transactional_db):
+    """A transactional test starts after another one's flush: bring back the data migrations' rows."""
+    from django.contrib.auth.models import Group
+
+    from opsdesk.management.commands.seed_demo import replay_data_migrations
+    from opsdesk.roles import sync_role_permissions
+
+    if not Group.objects.exists():
+        replay_data_migrations()
+        sync_role_permissions()

@@ -1,0 +1,93 @@
+"""Celery against a real Redis: a round trip through a worker, and a broker outage that loses nothing."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import pytest
+from celery.contrib.testing.worker import start_worker
+from celery.signals import task_postrun
+from django.core import mail
+from django.db import transaction
+from django.utils import timezone
+
+from opsdesk import notifications
+from opsdesk.celery import app as celery_app
+from opsdesk.choices import NotificationStatus
+from opsdesk.models import Notification, Service, Team
+from opsdesk.tasks import deliver_notification
+from tests.conftest import redis_url
+from tests.factories import ServiceFactory
+
+from .conftest import purge_queues, wait_for
+
+pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
+
+DEAD_BROKER = "redis://127.0.0.1:1/0"
+
+
+@celery_app.task(name="tests.opsdesk.roundtrip")
+def roundtrip(service_id: int) -> str:
+    """Read a service and write a team named after it: proof the worker used the database."""
+    service = Service.objects.get(pk=service_id)
+    Team.objects.create(name=f"Seen {service.name}")
+    return service.name
+
+
+@pytest.fixture
+def finished_tasks():
+    """(task name, return value) of every task a worker finished during the test."""
+    finished = []
+
+    def record(sender=None, retval=None, **kwargs):
+        finished.append((sender.name, retval))
+
+    task_postrun.connect(record, weak=False)
+    yield finished
+    task_postrun.disconnect(record)
+
+
+def _worker():
+    return start_worker(celery_app, pool="solo", perform_ping_check=False, queues=["high", "default"],
+                        shutdown_timeout=30)
+
+
+def test_a_task_makes_the_round_trip_through_a_real_worker_on_redis(celery_broker, finished_tasks):
+    celery_broker(redis_url())
+    purge_queues("default", "high")
+    service = ServiceFactory(name="Payments API")
+    roundtrip.apply_async(args=[service.pk], queue="default")
+    with _worker():
+        assert wait_for(lambda: finished_tasks != [])
+    assert finished_tasks == [("tests.opsdesk.roundtrip", "Payments API")]
+    assert Team.objects.filter(name="Seen Payments API").exists()
+
+
+def test_a_broker_outage_delays_a_notification_but_loses_nothing(celery_broker, finished_tasks):
+    celery_broker(DEAD_BROKER)
+    started = time.monotonic()
+    with transaction.atomic():
+        row = notifications.notify(recipients=[notifications.email("ops@example.test")], subject="P1",
+                                   body="Payments API is down.")[0]
+    assert time.monotonic() - started < 10  # publishing fails fast instead of hanging the request
+    row.refresh_from_db()
+    assert (row.status, row.attempts) == (NotificationStatus.PENDING, 0)
+    assert notifications.retry_due(now=timezone.now() + timedelta(minutes=2)) == 0  # still down
+    assert Notification.objects.get().status == NotificationStatus.PENDING
+
+    celery_broker(redis_url())
+    purge_queues("default", "high")
+    # The failed sweep pushed the next look a minute further: the next sweep after that delivers.
+    assert notifications.retry_due(now=timezone.now() + timedelta(minutes=4)) == 1
+    with _worker():
+        assert wait_for(lambda: Notification.objects.get().status == NotificationStatus.SENT)
+        # A redelivered task finds the row sent and sends nothing.
+        deliver_notification.apply_async(args=[row.pk], queue="default")
+        assert wait_for(lambda: len(finished_tasks) == 2)
+    assert finished_tasks == [("opsdesk.deliver_notification", "sent"),
+                              ("opsdesk.deliver_notification", "already-sent")]
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].to == ["ops@example.test"]
+    row.refresh_from_db()
+    assert (row.status, row.attempts) == (NotificationStatus.SENT, 1)
