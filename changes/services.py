@@ -294,7 +294,7 @@ def _decide(*, change: ChangeRequest, by, role, comment: str, decision: str, at)
     # Lock first: two board members deciding at the same moment are serialised here,
     # so neither approval is lost and the change is approved exactly once.
     try:
-        locked = ChangeRequest.objects.select_for_update().select_related("requester").get(pk=change.pk)
+        locked = ChangeRequest.objects.select_for_update(of=("self",)).select_related("requester").get(pk=change.pk)
     except ChangeRequest.DoesNotExist as exc:
         raise DomainValidationError("This change no longer exists.") from exc
     roles = approver_roles_of(by)

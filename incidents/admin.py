@@ -69,16 +69,19 @@ class TransitionForm(forms.Form):
 
 
 class ResolveForm(TransitionForm):
+    field_order = ["resolution_summary", "comment"]
     resolution_summary = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), help_text="How was it resolved?")
 
 
 class CloseForm(TransitionForm):
+    field_order = ["root_cause", "lessons_learned", "preventive_measures", "comment"]
     root_cause = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
     lessons_learned = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
     preventive_measures = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
 
 
 class CancelForm(TransitionForm):
+    field_order = ["reason", "comment"]
     reason = forms.ChoiceField(choices=CancelReason.choices)
 
 
@@ -219,8 +222,8 @@ class IncidentAdmin(FSMAdminMixin, admin.ModelAdmin):
         def fmt(clock):
             if clock.remaining_seconds is None:
                 return "-"
-            minutes = int(clock.remaining_seconds // 60)
-            return f"{clock.status}, {minutes} min {'left' if minutes >= 0 else 'over'}"
+            minutes = int(abs(clock.remaining_seconds) // 60)
+            return f"{clock.status}, {minutes} min {'left' if clock.remaining_seconds >= 0 else 'over'}"
 
         return format_html(
             "<strong>{}</strong> — response: {}; resolution: {}{}",
@@ -277,6 +280,9 @@ class IncidentAdmin(FSMAdminMixin, admin.ModelAdmin):
             return
         obj.__dict__.update({k: v for k, v in saved.__dict__.items() if not k.startswith("_")})
         obj._state.adding = False
+
+    def get_fsm_label(self, transition) -> str:
+        return transition.custom.get("label") or transition.name.replace("_", " ").capitalize()
 
     def get_help_text(self, transition) -> str:
         """The transition method's docstring, shown as the button's tooltip."""

@@ -46,6 +46,11 @@ def muted() -> Iterator[None]:
         _muted.reset(token)
 
 
+def is_muted() -> bool:
+    """Whether notifications are muted here (callers may skip building recipient lists)."""
+    return _muted.get()
+
+
 @dataclass(frozen=True)
 class Recipient:
     channel: str

@@ -28,6 +28,17 @@ from .gates import gate_status
 from .models import Deployment, Release, ReleaseCheck, ReleaseDeliverable
 from .selectors import releases_list
 
+# Buttons in this order: the forward gates first, then the exits.
+ADMIN_TRANSITION_LABELS = {
+    "prepare": "Prepare (→ preparation)",
+    "implement": "Implement (→ implementation)",
+    "verify": "Verify (→ verification)",
+    "complete": "Complete",
+    "fail": "Mark failed",
+    "roll_back": "Mark rolled back",
+    "cancel": "Cancel release",
+}
+
 
 def _report(request, exc: Exception) -> None:
     if isinstance(exc, DomainValidationError):
@@ -274,12 +285,12 @@ class ReleaseAdmin(admin.ModelAdmin):
         release = Release.objects.filter(pk=object_id).first()
         if release is not None:
             buttons = []
-            for name in release.transition_names():
+            for name in ADMIN_TRANSITION_LABELS:
                 refusal = transition_refusal(release, name, request.user)
                 missing = getattr(refusal, "missing", [])
                 if refusal is None or missing:
                     buttons.append({
-                        "name": name, "label": name.replace("_", " ").capitalize(), "missing": missing,
+                        "name": name, "label": ADMIN_TRANSITION_LABELS[name], "missing": missing,
                         "url": reverse("admin:releases_release_transition", args=[release.pk, name]),
                     })
             extra_context.update({"transition_buttons": buttons, "release_state": release.state})

@@ -180,14 +180,18 @@ def seed(ctx) -> str:
         release = services.release_update(release=release, by=manager, release_manager=manager,
                                           planned_date=release.planned_date or (release.created_at + timedelta(
                                               days=10)).date())
-        age = now - release.created_at
-        if age < timedelta(days=3) or index % 3 == 2:
-            continue  # recent ones, and every third one, stay in planning
-        target = ReleaseState.COMPLETED if age > timedelta(days=20) else rng.choice(
+        # The release moves on once its last change has joined (approved).
+        last_joined = max(
+            [release.created_at, *(a for a in release.changes.values_list("approved_at", flat=True) if a)]
+        )
+        age = now - last_joined
+        if age < timedelta(days=2):
+            continue  # still collecting changes: stays in planning
+        target = ReleaseState.COMPLETED if age > timedelta(days=12) else rng.choice(
             [ReleaseState.PREPARATION, ReleaseState.IMPLEMENTATION, ReleaseState.VERIFICATION]
         )
         try:
-            d, f = _advance(release, target, by=manager, start=release.created_at + timedelta(hours=2), now=now,
+            d, f = _advance(release, target, by=manager, start=last_joined + timedelta(hours=2), now=now,
                             rng=rng, resolver=resolvers[0])
         except (_Stop, DomainValidationError):
             continue

@@ -77,6 +77,9 @@ def incidents_caused_by(release: Release, user):
     )
 
 
+# Above this many linked changes the stepper counts them instead of listing each.
+MAX_CHANGES_LISTED = 6
+
 # The gate (transition) that leaves each phase.
 GATE_OF_PHASE = {
     ReleaseState.PLANNING: "prepare",
@@ -126,13 +129,17 @@ def release_pipeline(release: Release, history=None) -> list[Phase]:
         if gate:
             checklist += [GateItem(kind.label, kind in kinds) for kind in GATE_DELIVERABLES[gate]]
         if gate == "implement":
-            changes = list(release.changes.all())
-            checklist += [
-                GateItem(f"{change.number} approved", change.state in APPROVED_CHANGE_STATES)
-                for change in changes if change.state not in IGNORED_CHANGE_STATES
-            ]
+            changes = [c for c in release.changes.all() if c.state not in IGNORED_CHANGE_STATES]
+            unapproved = [c for c in changes if c.state not in APPROVED_CHANGE_STATES]
             if not changes:
                 checklist.append(GateItem("Linked changes approved (none linked)", True))
+            elif len(changes) <= MAX_CHANGES_LISTED:
+                checklist += [GateItem(f"{c.number} approved", c not in unapproved) for c in changes]
+            else:  # many changes: count them, name only those still waiting
+                checklist.append(GateItem(
+                    f"{len(changes) - len(unapproved)} of {len(changes)} linked changes approved", not unapproved
+                ))
+                checklist += [GateItem(f"{c.number} approved", False) for c in unapproved]
         elif gate == "verify":
             succeeded = any(d.status == DeploymentStatus.SUCCEEDED for d in release.deployments.all())
             checklist.append(GateItem("A succeeded deployment", succeeded))

@@ -26,6 +26,7 @@ from . import selectors, services
 from .choices import ReleaseState
 from .filtersets import ReleaseFilterSet
 from .forms import CheckForm, DeliverableForm, DeploymentForm, DeploymentStatusForm, ReleaseForm, TransitionForm
+from .gates import APPROVED_CHANGE_STATES, IGNORED_CHANGE_STATES, gate_status
 from .models import Deployment, Release
 from .tables import STATE_BADGES, ReleaseTable
 
@@ -38,7 +39,7 @@ TRANSITION_LABELS = {
     "verify": ("Start verification", "primary"),
     "complete": ("Complete release", "success"),
     "fail": ("Mark failed", "outline-danger"),
-    "roll_back": ("Rolled back", "outline-danger"),
+    "roll_back": ("Mark rolled back", "outline-danger"),
     "cancel": ("Cancel release", "outline-secondary"),
 }
 
@@ -114,6 +115,15 @@ def release_calendar(request):
 # --- detail -----------------------------------------------------------------------------
 
 
+def _first_missing(release: Release, prefix: str) -> str | None:
+    """The first deliverable / check kind a gate still needs (to preselect it in the forms)."""
+    for missing in gate_status(release).values():
+        for item in missing:
+            if item.startswith(prefix):
+                return item.removeprefix(prefix)
+    return None
+
+
 def _detail_context(request, release: Release, **forms) -> dict:
     user = request.user
     history = selectors.release_history(release)
@@ -140,7 +150,10 @@ def _detail_context(request, release: Release, **forms) -> dict:
         "phases": selectors.release_pipeline(release, history),
         "gates": selectors.release_gates(release),
         "history": history,
-        "changes": list(release.changes.all()),
+        "changes": [
+            {"change": c, "approved": c.state in APPROVED_CHANGE_STATES, "ignored": c.state in IGNORED_CHANGE_STATES}
+            for c in release.changes.all()
+        ],
         "deliverables": list(release.deliverables.all()),
         "checks": list(release.checks.all()),
         "deployments": [
@@ -151,9 +164,11 @@ def _detail_context(request, release: Release, **forms) -> dict:
         "incidents": incidents,
         "transitions": transitions,
         "transition_form": TransitionForm(initial={"expected_state": release.state}),
-        "deliverable_form": forms.get("deliverable_form") or DeliverableForm(),
+        "deliverable_form": forms.get("deliverable_form") or DeliverableForm(
+            initial={"kind": _first_missing(release, "deliverable ")}
+        ),
         "deployment_form": forms.get("deployment_form") or DeploymentForm(),
-        "check_form": forms.get("check_form") or CheckForm(),
+        "check_form": forms.get("check_form") or CheckForm(initial={"kind": _first_missing(release, "passed ")}),
         "can_edit": may_write and user.has_perm("releases.change_release"),
         "can_add_deliverable": may_write and user.has_perm("releases.add_releasedeliverable"),
         "can_deploy": release.state in services.DEPLOYABLE_STATES and user.has_perm("releases.add_deployment"),

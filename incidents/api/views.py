@@ -133,10 +133,3 @@ class IncidentViewSet(
         notes = instance.notes.select_related("author")
         return Response(IncidentNoteSerializer(notes, many=True).data)
 
-
-# opsdesk.api.workflow.transition_actions builds each action from a function named ``run``,
-# so DRF's method map points at ``run``; point it at the attribute the action is stored under.
-for _name in Incident().transition_names():
-    _action = getattr(IncidentViewSet, _name)
-    for _method in list(_action.mapping):
-        _action.mapping[_method] = _name

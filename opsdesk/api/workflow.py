@@ -51,23 +51,6 @@ def transition_actions(model, inputs: dict[str, type[serializers.Serializer]] | 
             input_serializer = inputs.get(name, TransitionInput)
 
             def make(name=name, input_serializer=input_serializer):
-                @extend_schema(
-                    request=input_serializer,
-                    responses={200: viewset_cls.serializer_class},
-                    summary=f"{name.replace('_', ' ').capitalize()} (transition)",
-                    description=(
-                        f"Runs the `{name}` transition. 403 without the permission, "
-                        "409 when not allowed from the current state (the body names what is missing) "
-                        "or when `expected_state` no longer holds, 400 for bad input."
-                    ),
-                )
-                @action(
-                    detail=True,
-                    methods=["post"],
-                    url_path=name,
-                    url_name=name.replace("_", "-"),
-                    permission_classes=[IsAuthenticated],
-                )
                 def run(self, request, pk=None):
                     instance = self.get_object()
                     body = input_serializer(data=request.data)
@@ -83,8 +66,27 @@ def transition_actions(model, inputs: dict[str, type[serializers.Serializer]] | 
                     )
                     return Response(self.get_serializer(updated).data)
 
+                # DRF maps HTTP methods to the function's name: name it after the transition
+                # before @action records it.
                 run.__name__ = name
-                return run
+                run.__qualname__ = f"{viewset_cls.__name__}.{name}"
+                run = action(
+                    detail=True,
+                    methods=["post"],
+                    url_path=name,
+                    url_name=name.replace("_", "-"),
+                    permission_classes=[IsAuthenticated],
+                )(run)
+                return extend_schema(
+                    request=input_serializer,
+                    responses={200: viewset_cls.serializer_class},
+                    summary=f"{name.replace('_', ' ').capitalize()} (transition)",
+                    description=(
+                        f"Runs the `{name}` transition. 403 without the permission, "
+                        "409 when not allowed from the current state (the body names what is missing) "
+                        "or when `expected_state` no longer holds, 400 for bad input."
+                    ),
+                )(run)
 
             setattr(viewset_cls, name, make())
         return viewset_cls

@@ -161,3 +161,39 @@ def test_incident_create_calls_the_rule(service, service_desk_user):
                                    detected_at=now - timedelta(minutes=minutes))
     change = incident.changes.get()
     assert change.incidents.count() == 3
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_incidents_make_one_draft(role_groups):
+    """Two incidents arriving together, each the third of the week: one draft holding all four."""
+    import threading
+
+    from django.db import connection, transaction
+
+    service = ServiceFactory()
+    now = timezone.now()
+    for days in (3, 2):
+        incident_at(service, now - timedelta(days=days))
+    barrier = threading.Barrier(2)
+    errors = []
+
+    def arrive(minutes):
+        try:
+            with transaction.atomic():
+                incident = IncidentFactory(service=service, detected_at=now - timedelta(minutes=minutes))
+                barrier.wait()
+                attach_recurring_incident(incident=incident)
+        except Exception as exc:  # noqa: BLE001 - collected for the assertion
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=arrive, args=(minutes,)) for minutes in (2, 1)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    change = ChangeRequest.objects.get()
+    assert change.incidents.count() == 4

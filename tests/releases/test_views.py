@@ -229,6 +229,7 @@ def test_detail_query_count_does_not_grow_with_data(rm_client, release_manager, 
         assert rm_client.get(url).status_code == 200
     with django_assert_max_num_queries(len(first)):
         assert rm_client.get(reverse("releases:detail", args=[large.pk])).status_code == 200
+    assert len(first) <= 15  # 13 measured: session/user/roles, release + 6 prefetches, history, incidents
 
 
 def test_list_query_count_does_not_grow_with_rows(rm_client, django_assert_max_num_queries):
@@ -243,3 +244,15 @@ def test_list_query_count_does_not_grow_with_rows(rm_client, django_assert_max_n
         ChangeRequestFactory(release=release)
     with django_assert_max_num_queries(len(first)):
         rm_client.get(reverse("releases:list"))
+    assert len(first) <= 15  # 13 measured
+
+
+def test_stepper_counts_many_changes_and_names_the_waiting_ones(rm_client, release):
+    from changes.models import ChangeRequest
+
+    changes = [ChangeRequestFactory(release=release) for _ in range(7)]
+    ChangeRequest.objects.filter(pk__in=[c.pk for c in changes[1:]]).update(state="completed")
+    text = rm_client.get(reverse("releases:detail", args=[release.pk])).text
+    assert "6 of 7 linked changes approved" in text
+    assert f"✗</span> {changes[0].number} approved" in text
+    assert f"{changes[1].number} approved<" not in text

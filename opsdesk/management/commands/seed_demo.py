@@ -88,7 +88,8 @@ class Command(BaseCommand):
             ]
             for name, module in modules:
                 try:
-                    summaries.append(f"{name.split('.')[0]}: {module.seed(ctx)}")
+                    label, summary = name.split(".")[0], str(module.seed(ctx))
+                    summaries.append(summary if summary.startswith(f"{label}:") else f"{label}: {summary}")
                 except Exception as exc:
                     raise CommandError(f"{name}.seed failed, nothing was saved: {type(exc).__name__}: {exc}") from exc
         path = demo.write_credentials(logins)
