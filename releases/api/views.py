@@ -55,14 +55,6 @@ class _ReleaseWorkflowViewSet(
     transition_service = staticmethod(services.release_transition)
 
 
-# opsdesk.api.workflow names each generated action "run" before @action records its method
-# map, so the router would skip them; point each map at the action's real name.
-for _name in Release().transition_names():
-    _action = getattr(_ReleaseWorkflowViewSet, _name)
-    for _method in list(_action.mapping):
-        _action.mapping[_method] = _name
-
-
 class ReleaseViewSet(_ReleaseWorkflowViewSet):
     """Releases (Release Managers write; API Readers read). No delete: a release is cancelled.
 

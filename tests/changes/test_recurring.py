@@ -166,7 +166,7 @@ def test_incident_create_calls_the_rule(service, service_desk_user):
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_incidents_make_one_draft(role_groups):
-    """Two incidents arriving together, each the third of the week: one draft holding all four."""
+    """Two incidents' rules running together, each seeing a third incident: one draft holding all four."""
     import threading
 
     from django.db import connection, transaction
@@ -175,13 +175,15 @@ def test_concurrent_incidents_make_one_draft(role_groups):
     now = timezone.now()
     for days in (3, 2):
         incident_at(service, now - timedelta(days=days))
-    barrier = threading.Barrier(2)
+    barrier = threading.Barrier(2, timeout=10)
     errors = []
 
-    def arrive(minutes):
+    # Both incidents are in; their rule runs at the same moment (incident_create's transactions).
+    incidents = [IncidentFactory(service=service, detected_at=now - timedelta(minutes=m)) for m in (2, 1)]
+
+    def arrive(incident):
         try:
             with transaction.atomic():
-                incident = IncidentFactory(service=service, detected_at=now - timedelta(minutes=minutes))
                 barrier.wait()
                 attach_recurring_incident(incident=incident)
         except Exception as exc:  # noqa: BLE001 - collected for the assertion
@@ -189,7 +191,7 @@ def test_concurrent_incidents_make_one_draft(role_groups):
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=arrive, args=(minutes,)) for minutes in (2, 1)]
+    threads = [threading.Thread(target=arrive, args=(incident,)) for incident in incidents]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -224,3 +224,12 @@ def test_a_change_that_is_not_approved_joins_no_release():
     with pytest.raises(DomainValidationError, match="only approved changes"):
         services.release_for_approved_change(change=change)
     assert Release.objects.count() == 0
+
+
+def test_a_new_release_for_a_change_tells_the_release_managers(release_manager):
+    change = _approved_change(ServiceFactory())
+    release = services.release_for_approved_change(change=change)
+    rows = Notification.objects.filter(subject=f"{release.number} created for approved change {change.number}")
+    assert release_manager.email in set(rows.values_list("recipient", flat=True))
+    services.release_for_approved_change(change=change)  # once
+    assert Notification.objects.filter(subject__startswith=f"{release.number} created").count() == rows.count()

@@ -256,3 +256,10 @@ def test_stepper_counts_many_changes_and_names_the_waiting_ones(rm_client, relea
     assert "6 of 7 linked changes approved" in text
     assert f"✗</span> {changes[0].number} approved" in text
     assert f"{changes[1].number} approved<" not in text
+
+
+def test_a_closed_release_cannot_be_edited(rm_client, release, release_manager):
+    services.release_transition(instance=release, name="cancel", by=release_manager)
+    response = rm_client.get(reverse("releases:edit", args=[release.pk]), follow=True)
+    assert "is cancelled and can no longer be edited" in response.text
+    assert "Add a deliverable" not in response.text
