@@ -35,13 +35,6 @@ class _ChangeRequestWorkflowViewSet(
     transition_service = staticmethod(services.change_transition)
 
 
-# opsdesk.api.workflow names every generated action "run" before @action records the
-# method map, so the router would skip them; point each map at the action's real name.
-for _name in ChangeRequest().transition_names():
-    _run = getattr(_ChangeRequestWorkflowViewSet, _name)
-    for _method in list(_run.mapping):
-        _run.mapping[_method] = _name
-
 
 class ChangeRequestViewSet(_ChangeRequestWorkflowViewSet):
     """Change requests. No delete: a change is cancelled, never removed.

@@ -249,3 +249,18 @@ def test_page_size_is_capped(api_client, api_reader, make_change):
     response = api_client(api_reader).get(LIST + "?page_size=1000")
     assert response.status_code == 200
     assert ChangeState.DRAFT == response.json()["results"][0]["state"]
+
+
+def test_linking_an_invisible_confidential_incident_is_400(api_client, change_manager, make_change):
+    from tests.factories import IncidentFactory
+
+    secret = IncidentFactory(confidential=True)
+    visible = IncidentFactory()
+    change = make_change()
+    client = api_client(change_manager)
+    response = client.patch(detail(change), {"incidents": [secret.pk]}, format="json")
+    assert response.status_code == 400
+    assert "incidents" in response.json()
+    response = client.patch(detail(change), {"incidents": [visible.pk]}, format="json")
+    assert response.status_code == 200
+    assert response.json()["incidents"] == [visible.pk]
