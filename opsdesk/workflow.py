@@ -33,7 +33,8 @@ class WorkflowModel(ConcurrentTransitionMixin, models.Model):
 
     NUMBER_PREFIX = ""
 
-    number = models.CharField(max_length=20, unique=True, editable=False, blank=True)
+    # Null until the row has its id: an empty string would make concurrent creates wait on the unique index.
+    number = models.CharField(max_length=20, unique=True, editable=False, null=True, blank=True)
 
     class Meta:
         abstract = True
