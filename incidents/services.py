@@ -26,25 +26,23 @@ from .selectors import incident_visible_to, sees_all_incidents
 MAX_ESCALATION_LEVEL = notify.MAX_ESCALATION_LEVEL
 
 # Fields incident_update may change (state, numbers, deadlines and flags never).
-EDITABLE_FIELDS = frozenset(
-    {
-        "title",
-        "description",
-        "severity",
-        "service",
-        "team",
-        "assignee",
-        "started_at",
-        "detected_at",
-        "customers_affected",
-        "confidential",
-        "resolution_summary",
-        "root_cause",
-        "lessons_learned",
-        "preventive_measures",
-        "caused_by_release",
-        "caused_by_change",
-    }
+EDITABLE_FIELDS = (
+    "title",
+    "description",
+    "severity",
+    "service",
+    "team",
+    "assignee",
+    "started_at",
+    "detected_at",
+    "customers_affected",
+    "confidential",
+    "resolution_summary",
+    "root_cause",
+    "lessons_learned",
+    "preventive_measures",
+    "caused_by_release",
+    "caused_by_change",
 )
 
 
@@ -166,7 +164,7 @@ def incident_update(*, incident: Incident, by, **fields: Any) -> Incident:
     a new ``detected_at`` recomputes the deadlines, keeping time on hold.
     """
     _require_perm(by, "incidents.change_incident", "You may not change incidents.")
-    unknown = set(fields) - EDITABLE_FIELDS
+    unknown = set(fields) - set(EDITABLE_FIELDS)
     if unknown:
         raise DomainValidationError({name: "This field cannot be changed here." for name in sorted(unknown)})
     locked = _locked(incident)

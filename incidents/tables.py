@@ -49,8 +49,8 @@ class IncidentTable(tables.Table):
     title = tables.TemplateColumn(template_name="incidents/partials/title_cell.html")
     severity = tables.TemplateColumn(template_name="incidents/partials/severity_cell.html", attrs=NOWRAP)
     state = tables.TemplateColumn(template_name="incidents/partials/state_cell.html", attrs=NOWRAP)
-    service = tables.Column(order_by=("service__name",), attrs=NOWRAP)
-    team = tables.Column(order_by=("team__name",), default="—", attrs=NOWRAP)
+    service = tables.Column(order_by=("service__name",))
+    team = tables.Column(order_by=("team__name",), default="—")
     assignee = tables.Column(
         order_by=("assignee__first_name", "assignee__username"), default="Unassigned", attrs=NOWRAP
     )

@@ -10,6 +10,7 @@ from opsdesk.api.workflow import AvailableTransitionsField, TransitionInput
 from ..choices import CancelReason, Severity
 from ..models import Incident, IncidentNote
 from ..selectors import sla_state
+from ..services import EDITABLE_FIELDS
 
 
 @extend_schema_field(
@@ -146,20 +147,7 @@ class IncidentCreateSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Incident
-        fields = [
-            "title",
-            "description",
-            "severity",
-            "service",
-            "team",
-            "assignee",
-            "started_at",
-            "detected_at",
-            "customers_affected",
-            "confidential",
-            "caused_by_release",
-            "caused_by_change",
-        ]
+        fields = list(EDITABLE_FIELDS)
         extra_kwargs = {
             "started_at": {"required": False},
             "detected_at": {"required": False},
