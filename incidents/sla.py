@@ -32,6 +32,15 @@ class RoundTheClock:
 ROUND_THE_CLOCK = RoundTheClock()
 
 
+# The operations handbook's defaults (§2): severity, response, resolution, notification level.
+HANDBOOK_POLICIES = (
+    ("critical", timedelta(minutes=15), timedelta(hours=2), "immediate"),
+    ("high", timedelta(minutes=30), timedelta(hours=4), "urgent"),
+    ("medium", timedelta(hours=2), timedelta(hours=8), "standard"),
+    ("low", timedelta(hours=4), timedelta(hours=24), "routine"),
+)
+
+
 def response_due(*, detected_at: datetime, response_time: timedelta, clock: Clock = ROUND_THE_CLOCK) -> datetime:
     """``response_due = detected_at + response``."""
     return clock.add(detected_at, response_time)

@@ -105,6 +105,9 @@ def sync_role_permissions(sender=None, **kwargs) -> None:
     # its own signal: act on the last app's, when every permission exists.
     if sender is not None and sender.label != list(apps.get_app_configs())[-1].label:
         return
+    # The groups come from the data migration; a flush (as in transactional tests)
+    # empties the table and emits post_migrate again, so make sure they exist.
+    create_role_groups()
     wanted = {p for perms in ROLE_PERMISSIONS.values() for p in perms}
     by_name = {
         f"{app}.{codename}": pk
