@@ -41,16 +41,7 @@ def browser():
 
 @pytest.fixture
 def page(browser, live_server, transactional_db):
-    """A page in a fresh context (no cookies), 1400×1000; the role groups are in the database."""
-    from django.contrib.auth.models import Group
-
-    from opsdesk.management.commands.seed_demo import replay_data_migrations
-    from opsdesk.roles import sync_role_permissions
-
-    # An earlier transactional test flushed the database: bring back the data migrations' rows.
-    if not Group.objects.exists():
-        replay_data_migrations()
-        sync_role_permissions()
+    """A page in a fresh context (no cookies), 1400×1000, on a transactional database."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, base_url=live_server.url)
     context.set_default_timeout(15_000)
     tab = context.new_page()

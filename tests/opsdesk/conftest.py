@@ -10,8 +10,10 @@ from kombu import pools
 
 from opsdesk.celery import app as celery_app
 
-_CONF_KEYS = ["broker_url", "task_always_eager", "task_eager_propagates", "worker_hijack_root_logger",
-              "broker_transport_options"]
+_CONF_KEYS = [
+    "broker_url", "broker_read_url", "broker_write_url", "broker_transport_options",
+    "task_always_eager", "task_eager_propagates", "worker_hijack_root_logger",
+]
 
 
 def _drop_connections() -> None:
@@ -29,7 +31,11 @@ def celery_broker() -> Callable[[str], None]:
     saved = {key: celery_app.conf[key] for key in _CONF_KEYS}
 
     def use(url: str) -> None:
+        # Celery prefers the CELERY_BROKER_URL environment variable (set in CI) to broker_url;
+        # the read/write URLs come before both.
         celery_app.conf.broker_url = url
+        celery_app.conf.broker_read_url = url
+        celery_app.conf.broker_write_url = url
         celery_app.conf.broker_transport_options = {"visibility_timeout": 3600}
         celery_app.conf.task_always_eager = False
         celery_app.conf.worker_hijack_root_logger = False
@@ -57,15 +63,3 @@ def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> bool:
         time.sleep(0.1)
     return condition()
 
-
-@pytest.fixture
-def migration_data(transactional_db):
-    """A transactional test starts after another one's flush: bring back the data migrations' rows."""
-    from django.contrib.auth.models import Group
-
-    from opsdesk.management.commands.seed_demo import replay_data_migrations
-    from opsdesk.roles import sync_role_permissions
-
-    if not Group.objects.exists():
-        replay_data_migrations()
-        sync_role_permissions()

@@ -20,7 +20,8 @@ from opsdesk.notifications import email, notify
 
 User = get_user_model()
 
-pytestmark = pytest.mark.usefixtures("migration_data")
+# --reset flushes the database, which needs real transactions.
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
