@@ -29,7 +29,8 @@ lint: install
 	$(VENV)/bin/ruff check .
 
 bench: install
-	$(PY) bench/run.py
+	$(PY) bench/metrics_bench.py
+	$(PY) bench/pages_bench.py
 
 clean:
 	rm -rf $(VENV) var db.sqlite3*
