@@ -24,20 +24,7 @@ from .choices import OPEN_STATES, CancelReason
 from .models import Incident, IncidentNote, SLAPolicy
 from .selectors import incidents_visible_to, sla_state
 
-CREATE_FIELDS = [
-    "title",
-    "description",
-    "severity",
-    "service",
-    "team",
-    "assignee",
-    "started_at",
-    "detected_at",
-    "customers_affected",
-    "confidential",
-    "caused_by_release",
-    "caused_by_change",
-]
+CREATE_FIELDS = services.CREATE_FIELDS
 
 SYSTEM_FIELDS = [
     "number",

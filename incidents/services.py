@@ -25,6 +25,22 @@ from .selectors import incident_visible_to, sees_all_incidents
 
 MAX_ESCALATION_LEVEL = notify.MAX_ESCALATION_LEVEL
 
+# Fields a user gives when logging an incident (the web form and the admin offer a subset).
+CREATE_FIELDS = (
+    "title",
+    "description",
+    "severity",
+    "service",
+    "team",
+    "assignee",
+    "started_at",
+    "detected_at",
+    "customers_affected",
+    "confidential",
+    "caused_by_release",
+    "caused_by_change",
+)
+
 # Fields incident_update may change (state, numbers, deadlines and flags never).
 EDITABLE_FIELDS = (
     "title",

@@ -10,7 +10,7 @@ from opsdesk.api.workflow import AvailableTransitionsField, TransitionInput
 from ..choices import CancelReason, Severity
 from ..models import Incident, IncidentNote
 from ..selectors import sla_state
-from ..services import EDITABLE_FIELDS
+from ..services import CREATE_FIELDS, EDITABLE_FIELDS
 
 
 @extend_schema_field(
@@ -147,7 +147,7 @@ class IncidentCreateSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Incident
-        fields = list(EDITABLE_FIELDS)
+        fields = list(CREATE_FIELDS)
         extra_kwargs = {
             "started_at": {"required": False},
             "detected_at": {"required": False},
@@ -161,24 +161,7 @@ class IncidentUpdateSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Incident
-        fields = [
-            "title",
-            "description",
-            "severity",
-            "service",
-            "team",
-            "assignee",
-            "started_at",
-            "detected_at",
-            "customers_affected",
-            "confidential",
-            "resolution_summary",
-            "root_cause",
-            "lessons_learned",
-            "preventive_measures",
-            "caused_by_release",
-            "caused_by_change",
-        ]
+        fields = list(EDITABLE_FIELDS)
 
 
 class ResolveInput(TransitionInput):
