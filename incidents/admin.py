@@ -24,7 +24,7 @@ from .choices import OPEN_STATES, CancelReason
 from .models import Incident, IncidentNote, SLAPolicy
 from .selectors import incidents_visible_to, sla_state
 
-CREATE_FIELDS = services.CREATE_FIELDS
+CREATE_FIELDS = list(services.CREATE_FIELDS)
 
 SYSTEM_FIELDS = [
     "number",
