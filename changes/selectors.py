@@ -209,3 +209,18 @@ def conflicts_by_change(changes) -> dict[int, list[ChangeRequest]]:
             and mine & {service.pk for service in other.services.all()}
         ]
     return result
+
+
+def changes_in_window(start, end, *, exclude_states=()) -> QuerySet[ChangeRequest]:
+    """Changes whose planned window overlaps ``[start, end)``, earliest first (the calendar's read)."""
+    return (
+        ChangeRequest.objects.filter(planned_start__lt=end, planned_end__gt=start)
+        .exclude(state__in=exclude_states)
+        .only("pk", "number", "title", "change_type", "state", "planned_start", "planned_end", "in_freeze")
+        .order_by("planned_start", "number")
+    )
+
+
+def freezes_in_window(start, end) -> QuerySet[ChangeFreeze]:
+    """Change freezes overlapping ``[start, end)``, with their services."""
+    return ChangeFreeze.objects.filter(start__lt=end, end__gt=start).prefetch_related("services")

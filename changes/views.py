@@ -32,7 +32,7 @@ from . import selectors, services
 from .choices import REQUIRED_APPROVAL_ROLES, ApprovalRole, ChangeState, ChangeType
 from .filtersets import ChangeRequestFilterSet
 from .forms import OUTCOME_TRANSITIONS, PAGE_TRANSITIONS, ChangeRequestForm, DecisionForm, TransitionForm
-from .models import ChangeFreeze, ChangeRequest, StandardChangeTemplate
+from .models import ChangeRequest, StandardChangeTemplate
 from .tables import ChangeRequestTable
 
 VIEW_PERM = "changes.view_changerequest"
@@ -381,16 +381,11 @@ def change_calendar(request):
         for week in weeks_dates
         for d in week
     }
-    changes = (
-        ChangeRequest.objects.filter(planned_start__lt=grid_end, planned_end__gt=grid_start)
-        .exclude(state__in=HIDDEN_FROM_CALENDAR)
-        .only("pk", "number", "title", "change_type", "state", "planned_start", "planned_end", "in_freeze")
-        .order_by("planned_start", "number")
-    )
+    changes = selectors.changes_in_window(grid_start, grid_end, exclude_states=HIDDEN_FROM_CALENDAR)
     for change in changes:
         for d in _local_days(change.planned_start, change.planned_end, first, last):
             days[d].changes.append(change)
-    freezes = ChangeFreeze.objects.filter(start__lt=grid_end, end__gt=grid_start).prefetch_related("services")
+    freezes = selectors.freezes_in_window(grid_start, grid_end)
     month_freezes = []
     for freeze in freezes:
         month_freezes.append(freeze)
