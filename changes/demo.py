@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from opsdesk.choices import Role
+from releases.demo import cut_release_train
 
 from . import services
 from .choices import ChangeState, ChangeType, Risk
@@ -162,6 +163,8 @@ def seed(ctx) -> str:
                     "Business impact not justified this quarter.",
                 ]))
                 return change
+            # The release train moves on: a release collecting changes for 10+ days is cut first.
+            cut_release_train(for_services=svc, at=submitted, ctx=ctx)
             step = timedelta(minutes=rng.randint(20, 90)) if change_type == ChangeType.EMERGENCY else None
             for role in roles:
                 at += step or timedelta(hours=rng.randint(1, 18))

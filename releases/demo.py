@@ -14,9 +14,10 @@ from django.core.exceptions import PermissionDenied
 
 from opsdesk.choices import Role
 from opsdesk.exceptions import ConcurrentUpdate, DomainValidationError, TransitionNotAllowed
+from opsdesk.workflow import transition_history
 
 from . import services
-from .choices import GATE_DELIVERABLES, CheckKind, DeliverableKind, ReleaseState
+from .choices import GATE_DELIVERABLES, PIPELINE, CheckKind, DeliverableKind, ReleaseState
 from .models import Deployment, Release, ReleaseDeliverable
 
 TARGET_TOTAL = 40
@@ -33,6 +34,12 @@ NEW_RELEASE_TARGETS = (
     + [ReleaseState.PREPARATION] * 4
     + [ReleaseState.PLANNING] * 4
 )
+# When the change releases already fill most of the demo, the new ones still show every end state.
+FEW_NEW_RELEASE_TARGETS = [
+    ReleaseState.COMPLETED, ReleaseState.FAILED, ReleaseState.COMPLETED, ReleaseState.CANCELLED,
+    ReleaseState.ROLLED_BACK, ReleaseState.COMPLETED, ReleaseState.FAILED, ReleaseState.CANCELLED,
+    ReleaseState.ROLLED_BACK, ReleaseState.VERIFICATION, ReleaseState.IMPLEMENTATION, ReleaseState.PLANNING,
+]
 GATE_ORDER = ["prepare", "implement", "verify", "complete"]
 NAMES = [
     "Checkout revamp", "Ledger sync", "Search relevance", "Mobile login", "Invoice PDFs", "SSO rollout",
@@ -127,6 +134,8 @@ def _advance(release, target, *, by, start, now, rng, resolver) -> tuple[int, in
     for gate in GATE_ORDER:
         if release.state == target:
             break
+        if PIPELINE.index(release.state) > GATE_ORDER.index(gate):
+            continue  # this gate was passed earlier (a release cut from the train)
         if gate == "verify":
             at += step / 2
             at = _deploy(release, by, "staging", at, fail=False, now=now, resolver=resolver, rng=rng)
@@ -164,6 +173,36 @@ def _advance(release, target, *, by, start, now, rng, resolver) -> tuple[int, in
     return deployments, failed
 
 
+def cut_release_train(*, for_services, at, ctx) -> int:
+    """Demo release train, called by the changes demo before an approval at ``at``.
+
+    A planning release of these services that has collected changes for ten days
+    or more gets a manager, its planning deliverables and moves to preparation just
+    before ``at``, so the approval starts (or joins) a fresh planning release.
+    Returns how many releases were cut.
+    """
+    managers = ctx.users.get(Role.RELEASE_MANAGERS) or [ctx.admin]
+    due = (
+        Release.objects.filter(state=ReleaseState.PLANNING, services__in=for_services, changes__isnull=False,
+                               created_at__lt=at - timedelta(days=10))
+        .distinct()
+        .order_by("created_at")
+    )
+    cut = 0
+    for release in due:
+        manager = managers[release.pk % len(managers)]
+        release = services.release_update(release=release, by=manager, release_manager=manager,
+                                          planned_date=(at + timedelta(days=7)).date())
+        try:
+            done = _deliver(release, "prepare", manager, at - timedelta(hours=14), ctx.rng, ctx.now)
+            _move(release, "prepare", manager, done + timedelta(minutes=30), ctx.now,
+                  comment="Scope frozen: later changes go into the next release.")
+        except _Stop:
+            continue
+        cut += 1
+    return cut
+
+
 def seed(ctx) -> str:
     """Create the demo releases (and move the changes demo's planning releases forward)."""
     managers = ctx.users.get(Role.RELEASE_MANAGERS) or [ctx.admin]
@@ -173,16 +212,19 @@ def seed(ctx) -> str:
 
     # Releases the approved changes created: give them managers and move some forward.
     from_changes = list(
-        Release.objects.filter(state=ReleaseState.PLANNING, changes__isnull=False).distinct().order_by("created_at")
+        Release.objects.filter(state__in=[ReleaseState.PLANNING, ReleaseState.PREPARATION], changes__isnull=False)
+        .distinct()
+        .order_by("created_at")
     )
     for index, release in enumerate(from_changes):
-        manager = managers[index % len(managers)]
+        manager = release.release_manager or managers[index % len(managers)]
         release = services.release_update(release=release, by=manager, release_manager=manager,
                                           planned_date=release.planned_date or (release.created_at + timedelta(
                                               days=10)).date())
         # The release moves on once its last change has joined (approved).
         last_joined = max(
-            [release.created_at, *(a for a in release.changes.values_list("approved_at", flat=True) if a)]
+            [release.created_at, *(a for a in release.changes.values_list("approved_at", flat=True) if a),
+             *transition_history(release).values_list("timestamp", flat=True)]
         )
         age = now - last_joined
         if age < timedelta(days=2):
@@ -198,9 +240,11 @@ def seed(ctx) -> str:
         deployments, failed, moved = deployments + d, failed + f, moved + 1
 
     # New releases to reach about 40, spread over 90 days, oldest first.
-    to_create = max(TARGET_TOTAL - Release.objects.count(), 0)
-    targets = NEW_RELEASE_TARGETS[-to_create:] if to_create < len(NEW_RELEASE_TARGETS) else NEW_RELEASE_TARGETS
-    targets = list(targets)
+    to_create = TARGET_TOTAL - Release.objects.count()
+    if to_create > len(FEW_NEW_RELEASE_TARGETS):
+        targets = list(NEW_RELEASE_TARGETS[-to_create:])
+    else:
+        targets = list(FEW_NEW_RELEASE_TARGETS)
     for index, target in enumerate(targets):
         days_ago = 88 - index * (84 / max(len(targets), 1))
         created = now - timedelta(days=days_ago, hours=rng.randint(0, 8))
