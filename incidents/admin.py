@@ -77,7 +77,7 @@ class IncidentAdminForm(forms.ModelForm):
 
     class Meta:
         model = Incident
-        fields = [*CREATE_FIELDS, "resolution_summary", "root_cause", "lessons_learned", "preventive_measures"]
+        fields = list(services.EDITABLE_FIELDS)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -191,8 +191,7 @@ class IncidentAdmin(FSMAdminMixin, admin.ModelAdmin):
             return []
         readonly = list(SYSTEM_FIELDS)
         if obj.state not in OPEN_STATES and obj.state != Incident.State.RESOLVED:
-            readonly += [f for f in CREATE_FIELDS + ["resolution_summary", "root_cause", "lessons_learned",
-                                                    "preventive_measures"] if f not in readonly]
+            readonly += [f for f in services.EDITABLE_FIELDS if f not in readonly]
         elif not request.user.has_perm("incidents.change_severity_incident"):
             readonly.append("severity")
         return readonly

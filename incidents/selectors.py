@@ -150,6 +150,30 @@ def _seconds(delta: timedelta) -> float:
     return delta.total_seconds()
 
 
+def _clock(
+    *, start, end, due, time_on_hold, flagged, breached_at, warned_at, running, paused, done, threshold
+) -> SLAClock:
+    """One SLA clock from ``start`` to ``end`` (not counting ``time_on_hold``) against ``due``."""
+    elapsed = _seconds(max(end - start - time_on_hold, timedelta(0)))
+    remaining = _seconds(due - end) if due else None
+    breached = flagged or (remaining is not None and remaining < 0)
+    window = _seconds(due - start - time_on_hold) if due else None
+    if breached:
+        status = "breached"
+    elif paused:
+        status = "paused"
+    elif not running:
+        status = "met" if done else "ok"
+    elif window and elapsed >= threshold * window:
+        status = "warning"
+    else:
+        status = "ok"
+    return SLAClock(
+        due=due, remaining_seconds=remaining, elapsed_seconds=elapsed, breached=breached,
+        breached_at=breached_at, warned_at=warned_at, running=running, status=status,
+    )
+
+
 def sla_state(incident: Incident, now: datetime | None = None) -> SLAState:
     """The SLA state of ``incident`` at ``now``.
 
@@ -165,33 +189,18 @@ def sla_state(incident: Incident, now: datetime | None = None) -> SLAState:
     stop_at = incident.updated_at if stopped and incident.updated_at else now
 
     # Response: detected_at .. acknowledged_at (or now).
-    response_end = incident.acknowledged_at or stop_at
-    response_running = incident.acknowledged_at is None and not stopped
-    response_elapsed = _seconds(max(response_end - incident.detected_at, timedelta(0)))
-    response_remaining = (
-        _seconds(incident.response_due - response_end) if incident.response_due else None
-    )
-    response_breached = incident.response_breached or (response_remaining is not None and response_remaining < 0)
-    response_window = (
-        _seconds(incident.response_due - incident.detected_at) if incident.response_due else None
-    )
-    if response_breached:
-        response_status = "breached"
-    elif not response_running:
-        response_status = "met" if incident.acknowledged_at else "ok"
-    elif response_window and response_elapsed >= threshold * response_window:
-        response_status = "warning"
-    else:
-        response_status = "ok"
-    response = SLAClock(
+    response = _clock(
+        start=incident.detected_at,
+        end=incident.acknowledged_at or stop_at,
         due=incident.response_due,
-        remaining_seconds=response_remaining,
-        elapsed_seconds=response_elapsed,
-        breached=response_breached,
+        time_on_hold=timedelta(0),
+        flagged=incident.response_breached,
         breached_at=incident.response_breached_at,
         warned_at=incident.response_warned_at,
-        running=response_running,
-        status=response_status,
+        running=incident.acknowledged_at is None and not stopped,
+        paused=False,
+        done=incident.acknowledged_at is not None,
+        threshold=threshold,
     )
 
     # Resolution: detected_at .. resolved_at (or now), minus time on hold; frozen on hold.
@@ -202,43 +211,21 @@ def sla_state(incident: Incident, now: datetime | None = None) -> SLAState:
         resolution_end = incident.on_hold_since
     else:
         resolution_end = stop_at
-    resolution_running = incident.resolved_at is None and not paused and not stopped
-    resolution_elapsed = _seconds(
-        max(resolution_end - incident.detected_at - incident.time_on_hold, timedelta(0))
-    )
-    resolution_remaining = (
-        _seconds(incident.resolution_due - resolution_end) if incident.resolution_due else None
-    )
-    resolution_breached = incident.resolution_breached or (
-        resolution_remaining is not None and resolution_remaining < 0
-    )
-    resolution_window = (
-        _seconds(incident.resolution_due - incident.detected_at - incident.time_on_hold)
-        if incident.resolution_due
-        else None
-    )
-    if resolution_breached:
-        resolution_status = "breached"
-    elif paused:
-        resolution_status = "paused"
-    elif not resolution_running:
-        resolution_status = "met" if incident.resolved_at else "ok"
-    elif resolution_window and resolution_elapsed >= threshold * resolution_window:
-        resolution_status = "warning"
-    else:
-        resolution_status = "ok"
-    resolution = SLAClock(
+    resolution = _clock(
+        start=incident.detected_at,
+        end=resolution_end,
         due=incident.resolution_due,
-        remaining_seconds=resolution_remaining,
-        elapsed_seconds=resolution_elapsed,
-        breached=resolution_breached,
+        time_on_hold=incident.time_on_hold,
+        flagged=incident.resolution_breached,
         breached_at=incident.resolution_breached_at,
         warned_at=incident.resolution_warned_at,
-        running=resolution_running,
-        status=resolution_status,
+        running=incident.resolved_at is None and not paused and not stopped,
+        paused=paused,
+        done=incident.resolved_at is not None,
+        threshold=threshold,
     )
 
-    statuses = {response_status, resolution_status}
+    statuses = {response.status, resolution.status}
     if "breached" in statuses:
         status = "breached"
     elif paused:

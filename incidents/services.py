@@ -42,24 +42,7 @@ CREATE_FIELDS = (
 )
 
 # Fields incident_update may change (state, numbers, deadlines and flags never).
-EDITABLE_FIELDS = (
-    "title",
-    "description",
-    "severity",
-    "service",
-    "team",
-    "assignee",
-    "started_at",
-    "detected_at",
-    "customers_affected",
-    "confidential",
-    "resolution_summary",
-    "root_cause",
-    "lessons_learned",
-    "preventive_measures",
-    "caused_by_release",
-    "caused_by_change",
-)
+EDITABLE_FIELDS = (*CREATE_FIELDS, "resolution_summary", "root_cause", "lessons_learned", "preventive_measures")
 
 
 # --- helpers -------------------------------------------------------------------
