@@ -13,7 +13,6 @@ The database is emptied and refilled: its name must contain "bench".
 
 from __future__ import annotations
 
-import os
 import random
 import statistics
 import sys
@@ -21,20 +20,10 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-DEFAULT_DB = "sqlite:////tmp/opsdesk_pages_bench.sqlite3"
-os.environ.setdefault("DATABASE_URL", DEFAULT_DB)
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "opsdesk.settings.test")
-if "bench" not in os.environ["DATABASE_URL"].rsplit("/", 1)[-1]:
-    sys.exit("Refusing to fill a database whose name does not contain 'bench'.")
-if os.environ["DATABASE_URL"] == DEFAULT_DB:
-    for suffix in ("", "-wal", "-shm"):
-        Path("/tmp/opsdesk_pages_bench.sqlite3" + suffix).unlink(missing_ok=True)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from scratch import setup  # noqa: E402
 
-import django  # noqa: E402
-
-django.setup()
+setup("/tmp/opsdesk_pages_bench.sqlite3")
 
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.contrib.auth.models import Group  # noqa: E402
