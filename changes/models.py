@@ -7,6 +7,7 @@ from django.db import models
 from django.utils import timezone
 from django_fsm import FSMField, transition
 
+from opsdesk import events
 from opsdesk.exceptions import DomainValidationError
 from opsdesk.models import AppendOnlyModel
 from opsdesk.workflow import WorkflowModel
@@ -64,6 +65,7 @@ class ChangeRequest(WorkflowModel):
     """A planned change to one or more services, approved by the change board."""
 
     NUMBER_PREFIX = "CHG"
+    TRANSITIONED_EVENT = events.ChangeTransitioned
     State = ChangeState
 
     title = models.CharField(max_length=200)
@@ -104,7 +106,11 @@ class ChangeRequest(WorkflowModel):
     recurring_service = models.ForeignKey(
         "opsdesk.Service", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
         editable=False,
-        help_text="Set on drafts created automatically for recurring incidents on this service.",
+        help_text="Set on changes created automatically for recurring incidents on this service.",
+    )
+    created_by_rule = models.CharField(
+        max_length=50, null=True, blank=True, editable=False,
+        help_text="The automation rule that created this record (empty when a person did).",
     )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)

@@ -1,16 +1,14 @@
-"""Writes of the change process: create, edit, transitions, board decisions, recurring incidents.
+"""Writes of the change process: create, edit, transitions, board decisions, linked incidents.
 
 Every write of a change request comes through here (web pages, the admin board,
-the API, demo data and the incidents integration), so the rules live once:
+the API, demo data and the automation rules), so the rules live once:
 only drafts are editable, freezes refuse standard and normal submissions,
 standard changes are approved on submit, and the board's approvals move a
-change to approved or rejected under a row lock.
+change to approved or rejected under a row lock. An approval publishes
+``change.approved``; what happens next (release planning) is an automation rule.
 """
 
 from __future__ import annotations
-
-import logging
-from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -18,10 +16,10 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from opsdesk import events
 from opsdesk.exceptions import ConcurrentUpdate, DomainValidationError, TransitionNotAllowed
-from opsdesk.models import Service
-from opsdesk.notifications import email, notify, webhook
-from opsdesk.workflow import apply_transition, log_transition, transition_refusal
+from opsdesk.notifications import email, notify
+from opsdesk.workflow import actor_id, apply_transition, log_transition, transition_refusal
 
 from .choices import (
     APPROVAL_ROLE_GROUP,
@@ -30,12 +28,9 @@ from .choices import (
     ChangeState,
     ChangeType,
     Decision,
-    Risk,
 )
 from .models import BOARD_TRANSITIONS, ChangeApproval, ChangeRequest, StandardChangeTemplate
 from .selectors import approver_roles_of, freezes_covering
-
-log = logging.getLogger(__name__)
 
 # The fields a change manager may set on create and edit (everything else is set by the process).
 EDITABLE_FIELDS = (
@@ -121,10 +116,13 @@ def _fill_from_template(change: ChangeRequest) -> None:
 
 
 @transaction.atomic
-def change_create(*, by, requester=None, at=None, **fields) -> ChangeRequest:
+def change_create(
+    *, by, requester=None, at=None, created_by_rule: str | None = None, recurring_service=None, **fields
+) -> ChangeRequest:
     """Create a draft change requested by ``by`` (or ``requester`` when the system creates it).
 
     ``at`` is the creation time (demo data replaying history; default now).
+    ``created_by_rule`` and ``recurring_service`` are set by automation rules only.
 
     ``services`` (at least one) and ``incidents`` are lists. A standard change
     takes the plans of its template where it has none. Raises PermissionDenied
@@ -132,7 +130,10 @@ def change_create(*, by, requester=None, at=None, **fields) -> ChangeRequest:
     """
     _check_user(by, "changes.add_changerequest", "You may not create changes.")
     fields.setdefault("services", [])
-    change = ChangeRequest(requester=by if by is not None else requester, created_at=at or timezone.now())
+    change = ChangeRequest(
+        requester=by if by is not None else requester, created_at=at or timezone.now(),
+        created_by_rule=created_by_rule or None, recurring_service=recurring_service,
+    )
     if change.requester_id is None:
         raise DomainValidationError({"requester": "A change needs a requester."})
     m2m = _apply_fields(change, fields)
@@ -164,6 +165,36 @@ def change_update(*, change: ChangeRequest, by, **fields) -> ChangeRequest:
     locked.save()
     for name, values in m2m.items():
         getattr(locked, name).set(values)
+    return locked
+
+
+# A change collects the incidents that motivate it until its work is done.
+INCIDENT_COLLECTING_STATES = (
+    ChangeState.DRAFT, ChangeState.SUBMITTED, ChangeState.APPROVED, ChangeState.IN_PROGRESS, ChangeState.VERIFYING,
+)
+
+
+@transaction.atomic
+def change_link_incidents(
+    *, change: ChangeRequest, by, incidents, comment: str = "", at=None
+) -> ChangeRequest:
+    """Link more incidents to an open change (draft to verifying); needs ``changes.change_changerequest``.
+
+    Unlike ``change_update`` this works after submission: the incidents that
+    motivate a change keep arriving while it is planned and carried out. Logged
+    as a ``link_incidents`` event with ``comment``.
+    """
+    _check_user(by, "changes.change_changerequest", "You may not edit changes.")
+    locked = ChangeRequest.objects.select_for_update().get(pk=change.pk)
+    if locked.state not in INCIDENT_COLLECTING_STATES:
+        raise TransitionNotAllowed(
+            f"{locked.number} is {locked.get_state_display().lower()}: it takes no more incidents."
+        )
+    locked.incidents.add(*incidents)
+    log_transition(
+        obj=locked, name="link_incidents", from_state=locked.state, to_state=locked.state, by=by, comment=comment,
+        at=at,
+    )
     return locked
 
 
@@ -225,11 +256,9 @@ def _notify_requester(change: ChangeRequest, *, decided_by, comment: str) -> Non
     )
 
 
-def _join_release(change: ChangeRequest) -> None:
-    """An approved normal or emergency change joins release planning (§3 last bullet)."""
-    from releases.services import release_for_approved_change
-
-    release_for_approved_change(change=change)
+def _publish_approved(change: ChangeRequest, by) -> None:
+    """Tell the automation rules a change is approved (``approved_change_to_release`` plans its release)."""
+    events.publish(events.ChangeApproved(change_id=change.pk, by_id=actor_id(by), at=change.approved_at))
 
 
 @transaction.atomic
@@ -280,6 +309,7 @@ def change_transition(
                 comment=f"Standard change: pre-approved by the template “{change.template}”.",
                 at=change.submitted_at,
             )
+            _publish_approved(change, by)
         else:
             _notify_approvers(change, REQUIRED_APPROVAL_ROLES[change.change_type])
     return change
@@ -362,7 +392,7 @@ def _decide(*, change: ChangeRequest, by, role, comment: str, decision: str, at)
     if set(required) <= approved_roles:
         locked = apply_transition(instance=locked, name="approve", by=by, comment=note, at=at)
         _notify_requester(locked, decided_by=by, comment=comment)
-        _join_release(locked)
+        _publish_approved(locked, by)
     else:
         log_transition(
             obj=locked, name=f"approval:{role}", from_state=locked.state, to_state=locked.state,
@@ -396,100 +426,3 @@ def change_reject(*, change: ChangeRequest, by, comment: str, role: str | None =
     The requester is notified.
     """
     return _decide(change=change, by=by, role=role, comment=comment, decision=Decision.REJECTED, at=at)
-
-
-def _recurring_requester(service: Service):
-    """The service owner team's lead, else the first active superuser (None when neither exists)."""
-    team = service.owner_team
-    if team is not None and team.lead is not None and team.lead.is_active:
-        return team.lead
-    return get_user_model().objects.filter(is_superuser=True, is_active=True).order_by("pk").first()
-
-
-@transaction.atomic
-def attach_recurring_incident(*, incident) -> ChangeRequest | None:
-    """Link a new incident to a draft change when its service keeps failing (SPEC §2, last paragraph).
-
-    When the incident's service has ``OPSDESK_RECURRING_INCIDENT_COUNT`` or more
-    non-cancelled incidents detected within ``OPSDESK_RECURRING_INCIDENT_DAYS``
-    (the window ending at this incident's ``detected_at``), a draft normal change
-    "Recurring incidents on <service>" is created, linked to those incidents,
-    requested by the service owner team's lead (or the first active superuser),
-    and the team is notified. A still-draft change created for the same cluster
-    (it holds an incident detected inside the window) gets the incident instead.
-    The Service row is locked so two concurrent incidents never make two drafts.
-    Returns the change, or None when the service is not (yet) recurring.
-    """
-    from incidents.choices import IncidentState
-    from incidents.models import Incident
-
-    if incident.state == IncidentState.CANCELLED:
-        return None
-    service = (
-        Service.objects.select_for_update(of=("self",)).select_related("owner_team__lead").get(pk=incident.service_id)
-    )
-    window_start = incident.detected_at - timedelta(days=settings.OPSDESK_RECURRING_INCIDENT_DAYS)
-    draft = (
-        ChangeRequest.objects.filter(
-            recurring_service=service,
-            state=ChangeState.DRAFT,
-            incidents__detected_at__gte=window_start,
-            incidents__detected_at__lte=incident.detected_at,
-        )
-        .order_by("-created_at", "-pk")
-        .first()
-    )
-    if draft is not None:
-        draft.incidents.add(incident)
-        return draft
-    cluster = list(
-        Incident.objects.filter(
-            service=service, detected_at__gte=window_start, detected_at__lte=incident.detected_at
-        )
-        .exclude(state=IncidentState.CANCELLED)
-        .order_by("detected_at", "pk")
-        .values_list("pk", "number")
-    )
-    if incident.pk not in {pk for pk, _ in cluster}:
-        cluster.append((incident.pk, incident.number))
-    if len(cluster) < settings.OPSDESK_RECURRING_INCIDENT_COUNT:
-        return None
-    requester = _recurring_requester(service)
-    if requester is None:
-        log.warning("Recurring incidents on %s: no team lead or superuser to request a change.", service)
-        return None
-    numbers = ", ".join(number for _, number in cluster)
-    change = ChangeRequest(
-        title=f"Recurring incidents on {service.name}"[:200],
-        description=(
-            f"{len(cluster)} incidents on {service.name} within "
-            f"{settings.OPSDESK_RECURRING_INCIDENT_DAYS} days ({numbers}). "
-            "Find the underlying problem and plan a fix."
-        ),
-        change_type=ChangeType.NORMAL,
-        risk=Risk.MEDIUM,
-        requester=requester,
-        implementer=service.owner_team,
-        recurring_service=service,
-    )
-    change.save()
-    change.services.set([service])
-    change.incidents.set([pk for pk, _ in cluster])
-    log_transition(
-        obj=change, name="create", from_state="", to_state=change.state, by=None,
-        comment=f"Created for recurring incidents: {numbers}.",
-    )
-    team = service.owner_team
-    if team is not None:
-        notify(
-            recipients=[email(team.email), webhook(team.webhook_url)],
-            subject=f"{change.number}: recurring incidents on {service.name}",
-            body=(
-                f"{len(cluster)} incidents on {service.name} within "
-                f"{settings.OPSDESK_RECURRING_INCIDENT_DAYS} days ({numbers}). "
-                f"A draft change {change.number} was opened to fix the cause.\n{_site_url(change)}"
-            ),
-            dedupe_key=f"change:{change.pk}:recurring",
-            about=change,
-        )
-    return change

@@ -111,6 +111,7 @@ def seed(ctx) -> str:
                 service=service,
                 severity=severity,
                 detected_at=detected_at,
+                at=detected_at,
                 started_at=detected_at - _between(rng, timedelta(minutes=1), timedelta(minutes=30)),
                 customers_affected=rng.choice([0, 0, 3, 12, 40, 150, 800]),
                 confidential=confidential,

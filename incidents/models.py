@@ -12,6 +12,7 @@ from django.db import models
 from django.utils import timezone
 from django_fsm import FSMField, transition
 
+from opsdesk import events
 from opsdesk.exceptions import DomainValidationError
 from opsdesk.workflow import WorkflowModel
 
@@ -53,6 +54,7 @@ class Incident(WorkflowModel):
     """An unplanned interruption of a service, with its SLA clocks."""
 
     NUMBER_PREFIX = "INC"
+    TRANSITIONED_EVENT = events.IncidentTransitioned
     State = IncidentState
 
     title = models.CharField(max_length=200)
@@ -127,6 +129,10 @@ class Incident(WorkflowModel):
         protected=True,
         db_index=True,
     )
+    created_by_rule = models.CharField(
+        max_length=50, null=True, blank=True, editable=False,
+        help_text="The automation rule that created this record (empty when a person did).",
+    )
     updated_at = models.DateTimeField(auto_now=True)
     notifications = GenericRelation("opsdesk.Notification")
 
@@ -148,6 +154,8 @@ class Incident(WorkflowModel):
             models.Index(fields=["state", "response_due"]),
             models.Index(fields=["state", "resolution_due"]),
             models.Index(fields=["service", "detected_at"]),
+            # Open incidents per assignee (the least-loaded assignment, "my work").
+            models.Index(fields=["assignee", "state"]),
         ]
         constraints = [
             models.CheckConstraint(

@@ -6,6 +6,10 @@
 - standard: email to the team.
 - routine: nothing at once; one daily digest email per team (``send_routine_digests``).
 
+SLA warnings go to the level's people above and to the assignee; at the routine
+level (which has no immediate recipients) to the assignee, or to the team when
+nobody is assigned, so a low-severity warning is never recorded and sent to nobody.
+
 Escalations notify the next tier by email (1: team lead, 2: ``Incident Managers``,
 3: ``Ops Managers``), on the high-priority queue, whatever the level.
 
@@ -98,6 +102,24 @@ def event_recipients(incident: Incident, level: str) -> list[Recipient]:
     return list(dict.fromkeys(recipients))
 
 
+def _assignee_email(incident: Incident) -> list[str]:
+    """The assignee's address, when they are active and may see the incident (at most one query)."""
+    from .selectors import incident_visible_to
+
+    assignee = incident.assignee
+    if assignee is None or not assignee.is_active or not assignee.email:
+        return []
+    return [assignee.email] if incident_visible_to(assignee, incident) else []
+
+
+def warning_recipients(incident: Incident, level: str) -> list[Recipient]:
+    """Who is warned that an SLA clock is at risk (see the module docstring)."""
+    assignee = [email(a) for a in _assignee_email(incident)]
+    if level == NotificationLevel.ROUTINE:
+        return assignee or [email(a) for a in team_emails(incident.team)]
+    return list(dict.fromkeys(event_recipients(incident, level) + assignee))
+
+
 def tier_recipients(incident: Incident, level: int) -> list[Recipient]:
     """The escalation tier ``level`` (1 lead, 2 Incident Managers, 3 Ops Managers), by email."""
     if level <= 1:
@@ -157,6 +179,38 @@ def notify_event(incident: Incident, *, event: str, headline: str, key: str, lev
         subject=f"[{incident.get_severity_display()}] {incident.number} {headline}: {incident.title}",
         body=f"{headline}.\n\n{describe(incident)}",
         queue=queue_for(level),
+        dedupe_key=f"incident:{incident.pk}:{key}",
+        about=incident,
+    )
+    return len(rows)
+
+
+def notify_warning(incident: Incident, *, headline: str, key: str) -> int:
+    """Warn that an SLA clock is at risk (once per key); returns rows written."""
+    if _muted():
+        return 0
+    level = level_of(incident)
+    rows = notify(
+        recipients=warning_recipients(incident, level),
+        subject=f"[{incident.get_severity_display()}] {incident.number} {headline}: {incident.title}",
+        body=f"{headline}.\n\n{describe(incident)}",
+        queue=queue_for(level),
+        dedupe_key=f"incident:{incident.pk}:{key}",
+        about=incident,
+    )
+    return len(rows)
+
+
+def notify_assignee(incident: Incident, *, assignee, by, key: str) -> int:
+    """Tell a new assignee the incident is theirs (once per assignment)."""
+    if _muted() or not assignee.email:
+        return 0
+    who = (by.get_full_name() or by.get_username()) if by is not None else "OpsDesk (automatic assignment)"
+    rows = notify(
+        recipients=[email(assignee.email)],
+        subject=f"[{incident.get_severity_display()}] {incident.number} assigned to you: {incident.title}",
+        body=f"{incident.number} was assigned to you by {who}.\n\n{describe(incident)}",
+        queue=queue_for(level_of(incident)),
         dedupe_key=f"incident:{incident.pk}:{key}",
         about=incident,
     )

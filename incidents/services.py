@@ -10,13 +10,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from opsdesk import events
 from opsdesk.exceptions import DomainValidationError, TransitionNotAllowed
-from opsdesk.workflow import apply_transition, log_transition
+from opsdesk.workflow import actor_id, apply_transition, log_transition
 
 from . import notify
 from .choices import OPEN_STATES, IncidentState, Severity
@@ -118,12 +120,17 @@ def incident_create(
     assignee=None,
     caused_by_release=None,
     caused_by_change=None,
+    created_by_rule: str | None = None,
+    at: datetime | None = None,
 ) -> Incident:
     """Log an incident: validate, number it, set its SLA deadlines, notify per level,
-    and let the recurring-incident rule attach it to (or open) a draft change.
+    and publish ``incident.created`` (automation rules react to it: auto-assignment,
+    recurring incidents).
 
-    ``by`` None means the system (e.g. a failed deployment); the reporter is then empty.
-    Needs ``incidents.add_incident`` otherwise.
+    ``by`` None means the system (e.g. a failed deployment); the reporter is then empty,
+    and ``created_by_rule`` names the automation rule that opened it.
+    Needs ``incidents.add_incident`` otherwise. ``at`` (demo data replaying history)
+    is when it was logged: the moment its event is stamped with.
     """
     _require_perm(by, "incidents.add_incident", "You may not log incidents.")
     now = timezone.now()
@@ -142,15 +149,13 @@ def incident_create(
         confidential=bool(confidential),
         caused_by_release=caused_by_release,
         caused_by_change=caused_by_change,
+        created_by_rule=created_by_rule or None,
     )
     validate_incident_fields(incident, now)
     incident.apply_policy(_policy(incident.severity))
     incident.save()
     notify.notify_event(incident, event="created", headline="New incident", key="created")
-
-    from changes.services import attach_recurring_incident
-
-    attach_recurring_incident(incident=incident)
+    events.publish(events.IncidentCreated(incident_id=incident.pk, by_id=actor_id(by), at=at or now))
     return incident
 
 
@@ -185,6 +190,46 @@ def incident_update(*, incident: Incident, by, **fields: Any) -> Incident:
         locked.save()
     if severity is not None and severity != locked.severity:
         locked = incident_change_severity(incident=locked, by=by, severity=severity)
+    return locked
+
+
+def assignable_users(incident: Incident):
+    """Who may be assigned ``incident``: active members and the lead of its team (anyone active without a team)."""
+    users = get_user_model().objects.filter(is_active=True)
+    if incident.team_id is None:
+        return users
+    return users.filter(Q(teams=incident.team_id) | Q(led_teams=incident.team_id)).distinct()
+
+
+@transaction.atomic
+def incident_assign(
+    *, incident: Incident, by, assignee, comment: str = "", at: datetime | None = None
+) -> Incident:
+    """Assign ``incident`` to ``assignee`` (None unassigns); needs ``incidents.change_incident``.
+
+    The assignee must be an active member (or the lead) of the incident's team.
+    Logged as an ``assign`` event; the new assignee is told by email unless they
+    assigned themselves. ``by`` None is the system (the ``auto_assign`` rule).
+    """
+    _require_perm(by, "incidents.change_incident", "You may not assign incidents.")
+    locked = _locked(incident)
+    _require_visible(by, locked)
+    if locked.state in (IncidentState.CLOSED, IncidentState.CANCELLED):
+        raise TransitionNotAllowed(f"{locked.number} is {locked.get_state_display().lower()}: it cannot be assigned.")
+    if assignee is not None and not assignable_users(locked).filter(pk=assignee.pk).exists():
+        where = f"the {locked.team} team" if locked.team_id else "OpsDesk"
+        raise DomainValidationError({"assignee": f"{assignee.get_username()} is not an active member of {where}."})
+    if locked.assignee_id == (assignee.pk if assignee else None):
+        return locked
+    locked.assignee = assignee
+    locked.save(update_fields=["assignee", "updated_at"])
+    who = (assignee.get_full_name() or assignee.get_username()) if assignee else "nobody"
+    entry = log_transition(
+        obj=locked, name="assign", from_state=locked.state, to_state=locked.state, by=by,
+        comment=f"assigned to {who}: {comment}" if comment else f"assigned to {who}", at=at,
+    )
+    if assignee is not None and assignee.pk != actor_id(by):
+        notify.notify_assignee(locked, assignee=assignee, by=by, key=f"assigned:{entry.pk}")
     return locked
 
 
@@ -263,6 +308,12 @@ def incident_change_severity(*, incident: Incident, by, severity: str, comment: 
             locked, event="severity", headline=f"Severity changed ({text})", key=f"severity:{entry.pk}",
             level=policy.notification_level,
         )
+    events.publish(
+        events.IncidentSeverityChanged(
+            incident_id=locked.pk, old_severity=old, new_severity=severity, log_id=entry.pk,
+            by_id=actor_id(by), at=entry.timestamp,
+        )
+    )
     return locked
 
 
@@ -360,9 +411,8 @@ def _warn(pk: int, clock: str, now: datetime) -> int:
             return 0
         incident = Incident.objects.select_related("team", "service").get(pk=pk)
         due = getattr(incident, f"{clock}_due")
-        notify.notify_event(
+        notify.notify_warning(
             incident,
-            event="warning",
             headline=f"{clock.capitalize()} SLA at risk (due {due:%H:%M %Z})",
             key=f"{clock}-warning:{due.isoformat()}",
         )

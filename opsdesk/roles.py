@@ -27,6 +27,8 @@ _READ = [
     "releases.view_releasecheck",
     "releases.view_deployment",
     "metrics.view_metricsnapshot",
+    "automation.view_automationrule",
+    "automation.view_automationrun",
 ]
 
 _APPROVER = [*_READ, "changes.approve_changerequest"]
@@ -74,7 +76,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     ],
     Role.TECH_LEADS: _APPROVER,
     Role.PRODUCT_OWNERS: _APPROVER,
-    Role.OPS_MANAGERS: _APPROVER,
+    Role.OPS_MANAGERS: [*_APPROVER, "automation.change_automationrule"],
     Role.RELEASE_MANAGERS: [
         *_READ,
         "releases.add_release",

@@ -17,6 +17,7 @@ urlpatterns = [
     path("changes/", include("changes.urls")),
     path("releases/", include("releases.urls")),
     path("metrics/", include("metrics.urls")),
+    path("automation/", include("automation.urls")),
     path("api/v1/", include("opsdesk.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

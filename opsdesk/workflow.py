@@ -9,7 +9,7 @@ all come through here.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.contrib.contenttypes.models import ContentType
@@ -18,6 +18,7 @@ from django.db import models, transaction
 from django.utils import timezone
 from django_fsm import ConcurrentTransition, ConcurrentTransitionMixin
 
+from . import events
 from .exceptions import ConcurrentUpdate, TransitionNotAllowed
 from .models import TransitionLog
 
@@ -32,6 +33,8 @@ class WorkflowModel(ConcurrentTransitionMixin, models.Model):
     """
 
     NUMBER_PREFIX = ""
+    # Published by ``apply_transition`` after every transition (e.g. ``events.IncidentTransitioned``).
+    TRANSITIONED_EVENT: ClassVar[type[events.Transitioned] | None] = None
 
     # Null until the row has its id: an empty string would make concurrent creates wait on the unique index.
     number = models.CharField(max_length=20, unique=True, editable=False, null=True, blank=True)
@@ -126,6 +129,7 @@ def apply_transition(
     ``expected_state`` is the state the user saw; if someone else has moved the
     object since, this raises ``ConcurrentUpdate`` instead of acting on a state the
     user never saw. ``kwargs`` go to the transition method (fields it needs).
+    Publishes the model's ``TRANSITIONED_EVENT`` inside the transaction.
     Returns the saved, locked instance. Callers queue side effects with
     ``transaction.on_commit`` inside their own atomic block.
     """
@@ -148,11 +152,23 @@ def apply_transition(
             raise ConcurrentUpdate(
                 f"{locked.number} was changed by someone else. Reload and try again."
             ) from exc
-        log_transition(
+        entry = log_transition(
             obj=locked, name=name, from_state=from_state, to_state=locked.state, by=by,
             comment=comment, at=at,
         )
+        if model.TRANSITIONED_EVENT is not None:
+            events.publish(
+                model.TRANSITIONED_EVENT(
+                    object_id=locked.pk, transition=name, from_state=from_state, to_state=locked.state,
+                    log_id=entry.pk, by_id=actor_id(by), at=entry.timestamp,
+                )
+            )
     return locked
+
+
+def actor_id(by: User) -> int | None:
+    """The id of a signed-in user, None for the system (and anonymous users)."""
+    return by.pk if by is not None and by.is_authenticated else None
 
 
 def log_transition(
@@ -167,7 +183,7 @@ def log_transition(
         transition=name,
         from_state=from_state,
         to_state=to_state,
-        user=by if (by is not None and by.is_authenticated) else None,
+        user=by if actor_id(by) is not None else None,
         comment=comment,
         timestamp=at or timezone.now(),
     )

@@ -7,6 +7,7 @@ from django.db import models
 from django.utils import timezone
 from django_fsm import FSMField, transition
 
+from opsdesk import events
 from opsdesk.workflow import WorkflowModel
 
 from .choices import CheckKind, DeliverableKind, DeploymentStatus, ReleaseState
@@ -16,6 +17,7 @@ class Release(WorkflowModel):
     """A bundle of changes shipped together through the phase gates."""
 
     NUMBER_PREFIX = "REL"
+    TRANSITIONED_EVENT = events.ReleaseTransitioned
     State = ReleaseState
 
     name = models.CharField(max_length=200)
@@ -28,6 +30,10 @@ class Release(WorkflowModel):
     planned_date = models.DateField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     completed_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    created_by_rule = models.CharField(
+        max_length=50, null=True, blank=True, editable=False,
+        help_text="The automation rule that created this record (empty when a person did).",
+    )
     updated_at = models.DateTimeField(auto_now=True)
     state = FSMField(
         max_length=20, choices=ReleaseState.choices, default=ReleaseState.PLANNING, protected=True,

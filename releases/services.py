@@ -9,18 +9,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import URLValidator
 from django.db import transaction
 from django.utils import timezone
 
 from changes.choices import ChangeState
-from opsdesk import notifications
+from opsdesk import events, notifications
 from opsdesk.choices import Role
 from opsdesk.exceptions import DomainValidationError
 from opsdesk.models import Service
-from opsdesk.workflow import apply_transition, log_transition
+from opsdesk.workflow import actor_id, apply_transition, log_transition
 
 from .choices import CheckKind, DeliverableKind, DeploymentStatus, ReleaseState
 from .models import Deployment, Release, ReleaseCheck, ReleaseDeliverable
@@ -76,7 +75,8 @@ def release_recipients(release: Release) -> list[notifications.Recipient]:
     return recipients
 
 
-def _release_url(release: Release) -> str:
+def release_url(release: Release) -> str:
+    """The release's page, absolute (for notifications)."""
     from django.conf import settings
     from django.urls import reverse
 
@@ -118,24 +118,28 @@ def _clean_release_fields(fields: dict, *, creating: bool) -> dict:
 
 
 @transaction.atomic
-def release_create(*, by, created_at: datetime | None = None, **fields) -> Release:
+def release_create(
+    *, by, created_at: datetime | None = None, created_by_rule: str | None = None, **fields
+) -> Release:
     """Create a release in ``planning`` (needs ``releases.add_release``).
 
     ``fields``: name (required), version, services (at least one), release_manager
     (an active Release Manager; defaults to ``by`` when ``by`` is one), planned_date.
-    ``created_at`` is for demo data replaying history.
+    ``created_at`` is for demo data replaying history; ``created_by_rule`` names the
+    automation rule that created it (``by`` is then None).
     """
     _require_perm(by, "releases.add_release", "create releases")
     if "release_manager" not in fields:
         fields["release_manager"] = by if (by is not None and is_release_manager(by)) else None
     cleaned = _clean_release_fields(fields, creating=True)
     services = cleaned.pop("services")
-    release = Release(**cleaned, created_at=created_at or timezone.now())
+    release = Release(**cleaned, created_at=created_at or timezone.now(), created_by_rule=created_by_rule or None)
     release.save()
     release.services.set(services)
+    author = f"rule {created_by_rule}" if created_by_rule else _actor(by)
     log_transition(
         obj=release, name="create", from_state="", to_state=release.state, by=by,
-        comment=f"Created by {_actor(by)}.", at=created_at,
+        comment=f"Created by {author}.", at=created_at,
     )
     return release
 
@@ -176,7 +180,7 @@ def release_transition(
     notifications.notify(
         recipients=release_recipients(release),
         subject=f"{release.number} {release.name}: {state}",
-        body=f"{body}\n\n{_release_url(release)}",
+        body=f"{body}\n\n{release_url(release)}",
         dedupe_key=f"release:{release.pk}:transition:{name}",
         about=release,
     )
@@ -286,6 +290,7 @@ def deployment_errors(
 
 def _notify_deployment(deployment: Deployment, by) -> None:
     release = deployment.release
+    deployment.refresh_from_db(fields=["incident"])  # an automation rule may have opened one just now
     status = deployment.get_status_display().lower()
     lines = [
         f"Deployment of {release.number} {release.name} to {deployment.environment}: {status}.",
@@ -295,7 +300,7 @@ def _notify_deployment(deployment: Deployment, by) -> None:
         lines.append(f"Finished {timezone.localtime(deployment.finished_at):%Y-%m-%d %H:%M}.")
     if deployment.incident_id:
         lines.append(f"Incident {deployment.incident.number} was opened for the failure.")
-    lines.append(_release_url(release))
+    lines.append(release_url(release))
     notifications.notify(
         recipients=release_recipients(release),
         subject=f"{release.number} deployment to {deployment.environment} {status}",
@@ -305,34 +310,28 @@ def _notify_deployment(deployment: Deployment, by) -> None:
     )
 
 
-def _open_incident_for_failure(deployment: Deployment) -> None:
-    """Create the one incident of a failed deployment (caller holds the deployment's row lock)."""
-    if deployment.incident_id is not None:
-        return
-    from incidents.services import incident_create
-
-    release = deployment.release
-    service = release.services.order_by("id").first()
-    if service is None:
-        raise DomainValidationError(f"{release.number} has no service to open the incident against.")
-    failed_at = deployment.finished_at or timezone.now()
-    incident = incident_create(
-        by=None,
-        title=f"Deployment of {release.number} to {deployment.environment} failed",
-        severity="high",
-        service=service,
-        caused_by_release=release,
-        started_at=failed_at,
-        detected_at=failed_at,
-        description=(
-            f"The deployment of {release.number} ({release.name}"
-            f"{' ' + release.version if release.version else ''}) to {deployment.environment}, "
-            f"started {timezone.localtime(deployment.started_at):%Y-%m-%d %H:%M}, failed at "
-            f"{timezone.localtime(failed_at):%Y-%m-%d %H:%M}. Opened automatically by OpsDesk."
-        ),
+def _publish_failure(deployment: Deployment, by) -> None:
+    """Tell the automation rules (``failed_deployment_to_incident``) that a deployment failed."""
+    events.publish(
+        events.DeploymentFailed(
+            deployment_id=deployment.pk, release_id=deployment.release_id, by_id=actor_id(by),
+            at=deployment.finished_at or timezone.now(),
+        )
     )
+
+
+@transaction.atomic
+def deployment_link_incident(*, deployment: Deployment, incident) -> Deployment:
+    """Record the incident opened for a failed deployment (the system only; set once)."""
+    locked = Deployment.objects.select_for_update().get(pk=deployment.pk)
+    if locked.status != DeploymentStatus.FAILED:
+        raise DomainValidationError({"incident": "Only a failed deployment has an incident of its own."})
+    if locked.incident_id is not None and locked.incident_id != incident.pk:
+        raise DomainValidationError({"incident": f"This deployment already opened {locked.incident}."})
+    locked.incident = incident
+    locked.save(update_fields=["incident"])
     deployment.incident = incident
-    deployment.save(update_fields=["incident"])
+    return locked
 
 
 @transaction.atomic
@@ -364,7 +363,7 @@ def deployment_create(
         status=status, deployed_by=by,
     )
     if status == DeploymentStatus.FAILED:
-        _open_incident_for_failure(deployment)
+        _publish_failure(deployment, by)
     _notify_deployment(deployment, by)
     return deployment
 
@@ -391,7 +390,7 @@ def deployment_update(
                            "record a new deployment instead."}
             )
         if status == DeploymentStatus.FAILED:
-            _open_incident_for_failure(locked)  # no-op when it exists
+            _publish_failure(locked, by)  # the rule acts once per deployment; a failed earlier try is retried
         return locked
     if status == DeploymentStatus.RUNNING:
         if finished_at is not None:
@@ -409,76 +408,49 @@ def deployment_update(
     locked.finished_at = finished_at
     locked.save(update_fields=["status", "finished_at"])
     if status == DeploymentStatus.FAILED:
-        _open_incident_for_failure(locked)
+        _publish_failure(locked, by)
     _notify_deployment(locked, by)
     return locked
 
 
-# --- change → release ---------------------------------------------------------------
+# --- changes in a release -------------------------------------------------------------
 
 
 @transaction.atomic
-def release_for_approved_change(*, change) -> Release:
-    """Put an approved change into a release in ``planning`` (§3 last bullet), once.
+def release_add_change(*, release: Release, change, by, at=None) -> Release:
+    """Put an approved change into a release in ``planning``; needs ``releases.change_release``.
 
-    The change joins the oldest release in ``planning`` that covers one of its
-    services (the change's other services are added to that release); without one,
-    a new release "Release for CHG-…" is created in ``planning`` for the change's
-    services, with no release manager (the Release Managers are told to pick it up).
-    A change that already has a release keeps it. The change's services are locked,
-    so two changes approved at the same time on one service share one new release.
+    The release takes on the change's services. A change belongs to one release:
+    adding it again to the same release changes nothing, to another is refused.
+    ``by`` None is the system (the ``approved_change_to_release`` rule).
     """
     from changes.models import ChangeRequest
 
-    locked = ChangeRequest.objects.select_for_update().get(pk=change.pk)
-    if locked.release_id is not None:
-        change.release_id = locked.release_id
-        return Release.objects.get(pk=locked.release_id)
-    if locked.state not in JOINABLE_CHANGE_STATES:
+    _require_perm(by, "releases.change_release", "add changes to releases")
+    locked = Release.objects.select_for_update().get(pk=release.pk)
+    locked_change = ChangeRequest.objects.select_for_update().get(pk=change.pk)
+    if locked_change.release_id == locked.pk:
+        return locked
+    if locked.state != ReleaseState.PLANNING:
         raise DomainValidationError(
-            f"{locked.number} is {locked.get_state_display().lower()}: only approved changes join a release."
+            f"{locked.number} is {locked.get_state_display().lower()}: changes join releases in planning."
         )
-    services = list(Service.objects.select_for_update().filter(changes=locked).order_by("id"))
-    candidates = Release.objects.filter(state=ReleaseState.PLANNING, services__in=services).values("pk")
-    release = (
-        Release.objects.select_for_update().filter(pk__in=candidates).order_by("created_at", "id").first()
-        if services else None
+    if locked_change.release_id is not None:
+        raise DomainValidationError(f"{locked_change.number} is already in another release.")
+    if locked_change.state not in JOINABLE_CHANGE_STATES:
+        raise DomainValidationError(
+            f"{locked_change.number} is {locked_change.get_state_display().lower()}: "
+            "only approved changes join a release."
+        )
+    locked.services.add(*locked_change.services.all())
+    locked_change.release = locked
+    locked_change.save(update_fields=["release", "updated_at"])
+    change.release = locked
+    log_transition(
+        obj=locked, name="add_change", from_state=locked.state, to_state=locked.state, by=by,
+        comment=f"{locked_change.number} {locked_change.title}", at=at,
     )
-    if release is None:
-        release = Release(
-            name=f"Release for {locked.number}",
-            planned_date=timezone.localdate(locked.planned_start) if locked.planned_start else None,
-            created_at=locked.approved_at or timezone.now(),
-        )
-        release.save()
-        release.services.set(services)
-        log_transition(
-            obj=release, name="create", from_state="", to_state=release.state, by=None,
-            comment=f"Created for approved change {locked.number}.", at=release.created_at,
-        )
-        _notify_release_managers(release, locked)
-    else:
-        release.services.add(*services)
-    locked.release = release
-    locked.save(update_fields=["release", "updated_at"])
-    change.release = release
-    return release
-
-
-def _notify_release_managers(release: Release, change) -> None:
-    managers = get_user_model().objects.filter(
-        groups__name=Role.RELEASE_MANAGERS, is_active=True
-    ).exclude(email="").values_list("email", flat=True)
-    notifications.notify(
-        recipients=[notifications.email(address) for address in managers] + release_recipients(release),
-        subject=f"{release.number} created for approved change {change.number}",
-        body=(
-            f"{change.number} {change.title} was approved and no release in planning covered its services, "
-            f"so {release.number} was created. It has no release manager yet.\n\n{_release_url(release)}"
-        ),
-        dedupe_key=f"release:{release.pk}:created",
-        about=release,
-    )
+    return locked
 
 
 __all__ = [
@@ -487,10 +459,12 @@ __all__ = [
     "deliverable_errors",
     "deployment_create",
     "deployment_errors",
+    "deployment_link_incident",
     "deployment_update",
+    "release_add_change",
     "release_create",
-    "release_for_approved_change",
     "release_recipients",
+    "release_url",
     "release_transition",
     "release_update",
 ]

@@ -97,3 +97,17 @@ def api_client():
         return client
 
     return make
+
+
+@pytest.fixture
+def rules_off(db):
+    """``rules_off("auto_assign", …)`` switches automation rules off (no key: all of them)."""
+    from automation.models import AutomationRule
+
+    def switch_off(*keys: str) -> None:
+        rules = AutomationRule.objects.all()
+        if keys:
+            rules = rules.filter(key__in=keys)
+        rules.update(enabled=False)
+
+    return switch_off

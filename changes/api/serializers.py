@@ -79,7 +79,14 @@ class ChangeRequestSerializer(serializers.ModelSerializer):
         return services.change_create(by=self.context["request"].user, **validated_data)
 
     def update(self, instance, validated_data):
-        return services.change_update(change=instance, by=self.context["request"].user, **validated_data)
+        user = self.context["request"].user
+        if "incidents" in validated_data:
+            # The user cannot see (or name) confidential incidents linked to the change: keep them linked.
+            from incidents.selectors import incidents_visible_to
+
+            hidden = instance.incidents.exclude(pk__in=incidents_visible_to(user).values("pk"))
+            validated_data["incidents"] = [*validated_data["incidents"], *hidden]
+        return services.change_update(change=instance, by=user, **validated_data)
 
 
 class OutcomeInput(TransitionInput):

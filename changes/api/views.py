@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.db.models import Prefetch
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
@@ -26,13 +27,20 @@ class _ChangeRequestWorkflowViewSet(
     mixins.ListModelMixin,
     viewsets.GenericViewSet,
 ):
-    queryset = selectors.changes_list().prefetch_related("incidents", "approvals__approver")
+    queryset = selectors.changes_list().prefetch_related("incidents", "approvals__approver")  # for the schema
     serializer_class = ChangeRequestSerializer
     filterset_class = ChangeRequestFilterSet
     ordering_fields = ["number", "created_at", "planned_start", "planned_end", "submitted_at", "approved_at",
                        "risk", "state", "change_type"]
     ordering = ["-created_at", "-id"]
     transition_service = staticmethod(services.change_transition)
+
+    def get_queryset(self):
+        """Each change with only the incidents the requesting user may see (§6: no ids, no numbers)."""
+        from incidents.selectors import incidents_visible_to
+
+        visible = Prefetch("incidents", queryset=incidents_visible_to(self.request.user))
+        return selectors.changes_list().prefetch_related(visible, "approvals__approver")
 
 
 

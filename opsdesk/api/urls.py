@@ -14,5 +14,6 @@ urlpatterns = [
     path("", include("changes.api.urls")),
     path("", include("releases.api.urls")),
     path("", include("metrics.api.urls")),
+    path("", include("automation.api.urls")),
     path("", include(router.urls)),
 ]

@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "changes",
     "releases",
     "metrics",
+    "automation",
 ]
 
 MIDDLEWARE = [
@@ -219,11 +220,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "AutomationRuleKeyEnum": "automation.choices.RuleKey",
+        "AutomationRunOutcomeEnum": "automation.choices.RunOutcome",
+    },
 }
 
-# Recurring incidents → draft change (§2): thresholds are configurable.
-OPSDESK_RECURRING_INCIDENT_COUNT = env.int("OPSDESK_RECURRING_INCIDENT_COUNT", default=3)
-OPSDESK_RECURRING_INCIDENT_DAYS = env.int("OPSDESK_RECURRING_INCIDENT_DAYS", default=7)
 # Notification retries: attempts before a row stays failed for good.
 OPSDESK_NOTIFICATION_MAX_ATTEMPTS = env.int("OPSDESK_NOTIFICATION_MAX_ATTEMPTS", default=10)
 

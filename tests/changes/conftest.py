@@ -94,20 +94,30 @@ def window():
 
 
 @pytest.fixture(autouse=True)
-def release_calls(request, monkeypatch):
-    """Records the release-planning hand-off (the releases app is tested on its own).
+def approved_events(request, db):
+    """The ids of the changes whose ``change.approved`` event was published, in order.
 
-    Tests marked ``real_release`` run the real ``releases.services.release_for_approved_change``.
+    The release-planning rule is switched off (it is tested in tests/automation);
+    tests marked ``real_release`` keep it on.
     """
-    calls = []
-    if "real_release" in request.keywords:
-        return calls
-    monkeypatch.setattr(services, "_join_release", lambda change: calls.append(change.pk))
-    return calls
+    from automation.choices import RuleKey
+    from automation.models import AutomationRule
+    from opsdesk import events
+
+    published = []
+
+    def record(event):
+        published.append(event.change_id)
+
+    if "real_release" not in request.keywords:
+        AutomationRule.objects.filter(key=RuleKey.APPROVED_CHANGE_TO_RELEASE).update(enabled=False)
+    events.subscribe(events.ChangeApproved, record)
+    yield published
+    events.unsubscribe(events.ChangeApproved, record)
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "real_release: run the real release-planning integration")
+    config.addinivalue_line("markers", "real_release: keep the approved_change_to_release rule on")
 
 
 @pytest.fixture

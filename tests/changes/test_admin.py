@@ -8,6 +8,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from changes import services
 from changes.choices import ChangeState
@@ -71,14 +72,14 @@ def test_approve_needs_post(client, submitted_change, tech_lead):
     assert login(client, tech_lead).get(approve_url(submitted_change())).status_code == 405
 
 
-def test_board_approves_through_the_buttons(client, submitted_change, board, release_calls):
+def test_board_approves_through_the_buttons(client, submitted_change, board, approved_events):
     change = submitted_change()
     for role, member in board.items():
         client.force_login(member)
         client.post(approve_url(change), {"role": role})
     change.refresh_from_db()
     assert change.state == ChangeState.APPROVED
-    assert release_calls == [change.pk]
+    assert approved_events == [change.pk]
 
 
 def test_requester_and_non_member_are_refused(client, make_change, user_in_role, change_manager):
@@ -352,8 +353,11 @@ def test_template_and_freeze_admins_for_change_managers(client, change_manager, 
     assert client.get(reverse("admin:changes_standardchangetemplate_add")).status_code == 200
 
 
-def test_window_column(client, make_change, change_manager, window):
-    start, end = window
+def test_window_column(client, make_change, change_manager):
+    start = (timezone.now() + timedelta(days=2)).replace(hour=10, minute=0, second=0, microsecond=0)
+    overnight = start.replace(hour=23, minute=30)
     make_change(planned_start=start, planned_end=start + timedelta(hours=1))
+    make_change(planned_start=overnight, planned_end=overnight + timedelta(hours=1))
     content = login(client, change_manager).get(CHANGELIST).content.decode()
-    assert f"{start:%Y-%m-%d %H:%M} – {start + timedelta(hours=1):%H:%M}" in content
+    assert f"{start:%Y-%m-%d} 10:00 – 11:00" in content
+    assert f"{overnight:%Y-%m-%d} 23:30 – {overnight + timedelta(hours=1):%Y-%m-%d} 00:30" in content

@@ -99,7 +99,7 @@ def test_unknown_change_is_404(api_client, change_manager, tech_lead):
     assert api_client(tech_lead).post("/api/v1/changes/999999/approve/", {}, format="json").status_code == 404
 
 
-def test_submit_and_board_approval_flow(api_client, change_manager, make_change, board, release_calls):
+def test_submit_and_board_approval_flow(api_client, change_manager, make_change, board, approved_events):
     change = make_change()
     response = api_client(change_manager).post(detail(change, "submit/"), {"comment": "ready"}, format="json")
     assert response.status_code == 200, response.json()
@@ -112,7 +112,7 @@ def test_submit_and_board_approval_flow(api_client, change_manager, make_change,
     assert [(a["role"], a["decision"]) for a in body["approvals"]] == [
         ("technical", "approved"), ("business", "approved"), ("operations", "approved")
     ]
-    assert release_calls == [change.pk]
+    assert approved_events == [change.pk]
     nested = api_client(change_manager).get(detail(change, "approvals/"))
     assert nested.status_code == 200
     assert [a["approver_username"] for a in nested.json()] == ["tech", "po", "ops"]

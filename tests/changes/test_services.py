@@ -211,14 +211,14 @@ def test_emergency_change_in_freeze_is_allowed_and_flagged(make_change, change_m
 # --- board decisions ------------------------------------------------------------------
 
 
-def test_normal_change_needs_all_three_roles(submitted_change, board, release_calls):
+def test_normal_change_needs_all_three_roles(submitted_change, board, approved_events):
     change = submitted_change()
     services.change_approve(change=change, by=board["technical"])
     services.change_approve(change=change, by=board["business"])
     change.refresh_from_db()
     assert change.state == ChangeState.SUBMITTED
     assert change.approved_at is None
-    assert release_calls == []
+    assert approved_events == []
     at = timezone.now().replace(microsecond=0) + timedelta(hours=1)
     with time_machine.travel(at, tick=False):
         approval = services.change_approve(change=change, by=board["operations"], comment="Fine by ops")
@@ -228,7 +228,7 @@ def test_normal_change_needs_all_three_roles(submitted_change, board, release_ca
     assert approval.decided_at == at
     assert (approval.role, approval.decision, approval.comment) == ("operations", "approved", "Fine by ops")
     assert sorted(change.approvals.values_list("role", flat=True)) == ["business", "operations", "technical"]
-    assert release_calls == [change.pk]
+    assert approved_events == [change.pk]
     final = TransitionLog.objects.get(object_id=change.pk, transition="approve")
     assert final.user == board["operations"]
     assert final.comment == "Approved as operations: Fine by ops"
@@ -241,14 +241,14 @@ def test_partial_approvals_are_logged(submitted_change, tech_lead):
     assert (entry.from_state, entry.to_state, entry.user) == ("submitted", "submitted", tech_lead)
 
 
-def test_one_rejection_rejects(submitted_change, board, release_calls):
+def test_one_rejection_rejects(submitted_change, board, approved_events):
     change = submitted_change()
     services.change_approve(change=change, by=board["technical"])
     services.change_reject(change=change, by=board["business"], comment="No business case")
     change.refresh_from_db()
     assert change.state == ChangeState.REJECTED
     assert change.approved_at is None
-    assert release_calls == []
+    assert approved_events == []
     with pytest.raises(TransitionNotAllowed, match="only submitted changes"):
         services.change_approve(change=change, by=board["operations"])
 
@@ -261,14 +261,14 @@ def test_rejection_needs_a_comment(submitted_change, tech_lead):
     assert not ChangeApproval.objects.exists()
 
 
-def test_emergency_change_needs_one_operations_approval(submitted_change, ops_manager, tech_lead, release_calls):
+def test_emergency_change_needs_one_operations_approval(submitted_change, ops_manager, tech_lead, approved_events):
     change = submitted_change(change_type="emergency")
     with pytest.raises(PermissionDenied, match="decided by operations"):
         services.change_approve(change=change, by=tech_lead)
     services.change_approve(change=change, by=ops_manager)
     change.refresh_from_db()
     assert change.state == ChangeState.APPROVED
-    assert release_calls == [change.pk]
+    assert approved_events == [change.pk]
 
 
 def test_emergency_change_needs_review_note_before_closing(submitted_change, ops_manager, change_manager):
@@ -497,7 +497,7 @@ def test_only_approved_or_in_progress_changes_conflict(submitted_change, approve
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_final_approvals_approve_once(role_groups, board, change_manager, service, release_calls):
+def test_concurrent_final_approvals_approve_once(role_groups, board, change_manager, service, approved_events):
     """Business and operations approve in the same instant: both recorded, approved exactly once."""
     change = services.change_create(
         by=change_manager, title="Concurrent", services=[service], testing_plan="t", rollback_plan="r",
@@ -527,7 +527,7 @@ def test_concurrent_final_approvals_approve_once(role_groups, board, change_mana
     assert change.state == ChangeState.APPROVED
     assert change.approvals.count() == 3
     assert TransitionLog.objects.filter(object_id=change.pk, transition="approve").count() == 1
-    assert release_calls == [change.pk]
+    assert approved_events == [change.pk]
 
 
 @pytest.mark.postgres

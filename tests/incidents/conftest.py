@@ -14,6 +14,16 @@ from tests.factories import ServiceFactory, TeamFactory, UserFactory
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
+@pytest.fixture(autouse=True)
+def _incident_rules_off(request):
+    """The incidents app on its own: the rules reacting to ``incident.created`` are off
+    (tests/automation covers them). Tests marked ``automation`` keep them on."""
+    uses_db = any(name in request.fixturenames for name in ("db", "transactional_db", "django_db_setup"))
+    if request.node.get_closest_marker("automation") or not (uses_db or request.node.get_closest_marker("django_db")):
+        return
+    request.getfixturevalue("rules_off")("auto_assign", "recurring_incidents_to_change")
+
+
 @pytest.fixture
 def clock():
     """The clock stands still at T0 (a Monday 09:00 UTC); ``clock.move_to(dt)`` moves it."""

@@ -91,11 +91,29 @@ def test_create_needs_the_permission(clock, api_reader, service):
         create(api_reader, service)
 
 
-def test_create_calls_the_recurring_rule(clock, desk, service):
-    for minutes in (30, 20, 10):
-        create(desk, service, detected_at=T0 - timedelta(minutes=minutes))
-    third = Incident.objects.order_by("detected_at").last()
-    assert third.changes.count() == 1
+def test_create_and_transitions_publish_their_events(clock, desk, service, incident_manager):
+    """The incidents app tells the automation rules what happened; it calls no other app."""
+    from opsdesk import events
+
+    seen = []
+    types = (events.IncidentCreated, events.IncidentTransitioned, events.IncidentSeverityChanged)
+    for event_type in types:
+        events.subscribe(event_type, seen.append)
+    try:
+        incident = create(desk, service)
+        services.incident_transition(instance=incident, name="acknowledge", by=desk)
+        services.incident_change_severity(incident=incident, by=incident_manager, severity="critical")
+    finally:
+        for event_type in types:
+            events.unsubscribe(event_type, seen.append)
+    assert [event.name for event in seen] == ["incident.created", "incident.transitioned", "incident.severity_changed"]
+    created, acknowledged, severity = seen
+    assert (created.incident_id, created.by_id, created.at) == (incident.pk, desk.pk, T0)
+    assert (acknowledged.transition, acknowledged.from_state, acknowledged.to_state) == (
+        "acknowledge", "detected", "responding"
+    )
+    assert (severity.old_severity, severity.new_severity) == ("medium", "critical")
+    assert len({event.key for event in seen}) == 3
 
 
 # --- notifications per level -----------------------------------------------------

@@ -84,7 +84,10 @@ def test_approvers_approve_and_otherwise_only_read(user_in_role, role):
     assert not user.has_perm("changes.submit_changerequest")
     assert not user.has_perm("changes.change_changerequest")
     assert not user.has_perm("incidents.add_incident")
-    assert _group_perms(role) - {"changes.approve_changerequest"} == set(ROLE_PERMISSIONS[Role.API_READERS])
+    # Ops Managers also tune the automation rules (§8); the other two only decide.
+    extra = {"automation.change_automationrule"} if role == Role.OPS_MANAGERS else set()
+    assert _group_perms(role) - {"changes.approve_changerequest"} == set(ROLE_PERMISSIONS[Role.API_READERS]) | extra
+    assert user.has_perm("automation.change_automationrule") == (role == Role.OPS_MANAGERS)
 
 
 def test_release_managers_drive_releases_only(user_in_role):

@@ -1,5 +1,5 @@
-"""Release services: deliverables, checks, deployments (failed → one incident),
-approved change → release planning, permissions and notifications."""
+"""Release services: deliverables, checks, deployments (a failure is published as an event),
+changes joining a release, permissions and notifications."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from opsdesk.choices import Role
 from opsdesk.exceptions import DomainValidationError
 from opsdesk.models import Notification, TransitionLog
 from releases import services
-from releases.models import Release, ReleaseCheck
-from tests.factories import ChangeRequestFactory, ReleaseFactory, ServiceFactory, TeamFactory
+from releases.models import Deployment, Release, ReleaseCheck
+from tests.factories import ChangeRequestFactory, IncidentFactory, ReleaseFactory, ServiceFactory, TeamFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -122,37 +122,39 @@ def test_deployment_validation(release, release_manager, advance):
         assert field in caught.value.errors, kwargs
 
 
-def test_failed_deployment_opens_one_high_incident_on_the_first_service(release_manager, advance):
-    first, second = ServiceFactory(), ServiceFactory()
-    release = ReleaseFactory(release_manager=release_manager, services=[second, first])
+def test_a_failed_deployment_publishes_its_event_once_per_save(release, release_manager, advance):
+    """The releases app announces the failure; the incident is the automation rule's (tests/automation)."""
+    from opsdesk import events
+
     release = advance(release, release_manager, to="implementation")
-    deployment = services.deployment_create(release=release, by=release_manager, environment="production",
-                                            started_at=timezone.now() - timedelta(minutes=3))
-    assert Incident.objects.count() == 0
-    deployment = services.deployment_update(deployment=deployment, by=release_manager, status="failed")
-    incident = Incident.objects.get()
-    assert deployment.incident == incident
-    assert (incident.severity, incident.caused_by_release, incident.service, incident.reporter) == (
-        "high", release, min(first, second, key=lambda s: s.pk), None,
-    )
-    assert incident.title == f"Deployment of {release.number} to production failed"
-    assert incident.detected_at == deployment.finished_at
-    # Saving the failed status again changes nothing and opens no second incident.
-    again = services.deployment_update(deployment=deployment, by=release_manager, status="failed")
-    assert again.incident_id == incident.pk
-    assert Incident.objects.count() == 1
+    seen = []
+    events.subscribe(events.DeploymentFailed, seen.append)
+    try:
+        deployment = services.deployment_create(release=release, by=release_manager, environment="prod",
+                                                started_at=timezone.now() - timedelta(minutes=3))
+        assert seen == []
+        services.deployment_update(deployment=deployment, by=release_manager, status="failed")
+        services.deployment_update(deployment=deployment, by=release_manager, status="failed")  # saved again
+    finally:
+        events.unsubscribe(events.DeploymentFailed, seen.append)
+    expected = (deployment.pk, release.pk, release_manager.pk)
+    assert [(e.deployment_id, e.release_id, e.by_id) for e in seen] == [expected, expected]
+    assert len({e.key for e in seen}) == 1  # one occurrence: the rule acts on it once
 
 
-def test_deployment_created_failed_opens_its_incident_once(release, release_manager, advance):
+def test_deployment_link_incident_only_for_failed_deployments(release, release_manager, advance):
     release = advance(release, release_manager, to="implementation")
     now = timezone.now()
-    deployment = services.deployment_create(
-        release=release, by=release_manager, environment="eu-prod", status="failed",
-        started_at=now - timedelta(minutes=9), finished_at=now - timedelta(minutes=1),
-    )
-    services.deployment_update(deployment=deployment, by=release_manager, status="failed")
-    assert Incident.objects.filter(caused_by_release=release).count() == 1
-    assert Incident.objects.get().detected_at == now - timedelta(minutes=1)
+    running = services.deployment_create(release=release, by=release_manager, environment="prod",
+                                         started_at=now - timedelta(minutes=3))
+    incident = IncidentFactory()
+    with pytest.raises(DomainValidationError, match="Only a failed deployment"):
+        services.deployment_link_incident(deployment=running, incident=incident)
+    failed = services.deployment_update(deployment=running, by=release_manager, status="failed")
+    opened = Deployment.objects.get(pk=failed.pk).incident  # the rule's incident
+    with pytest.raises(DomainValidationError, match="already opened"):
+        services.deployment_link_incident(deployment=failed, incident=incident)
+    assert services.deployment_link_incident(deployment=failed, incident=opened).incident == opened
 
 
 def test_succeeded_deployment_opens_no_incident_and_keeps_its_status(release, release_manager, advance):
@@ -180,56 +182,34 @@ def test_transitions_and_deployments_notify_manager_and_teams(release_manager, s
     assert all("preparation" in row.subject for row in rows)
 
 
-# --- approved change → release ----------------------------------------------------------
+# --- changes in a release ---------------------------------------------------------------
 
 
-def test_approved_change_creates_a_planning_release_once():
-    service = ServiceFactory()
-    change = _approved_change(service)
-    release = services.release_for_approved_change(change=change)
-    assert (release.state, release.name, release.release_manager) == ("planning", f"Release for {change.number}",
-                                                                       None)
-    assert list(release.services.all()) == [service]
+def test_release_add_change_takes_on_its_services_and_is_logged(release, release_manager):
+    extra = ServiceFactory()
+    change = _approved_change(*release.services.all(), extra)
+    services.release_add_change(release=release, change=change, by=release_manager)
     change.refresh_from_db()
     assert change.release == release
-    assert services.release_for_approved_change(change=change) == release
-    assert Release.objects.count() == 1
+    assert extra in release.services.all()
+    entry = TransitionLog.objects.get(object_id=release.pk, transition="add_change")
+    assert (entry.user, entry.comment) == (release_manager, f"{change.number} {change.title}")
+    services.release_add_change(release=release, change=change, by=release_manager)  # again: nothing new
+    assert TransitionLog.objects.filter(object_id=release.pk, transition="add_change").count() == 1
 
 
-def test_approved_change_joins_the_oldest_planning_release_of_its_service(release_manager):
-    service, extra = ServiceFactory(), ServiceFactory()
-    old = ReleaseFactory(services=[service], created_at=timezone.now() - timedelta(days=3))
-    ReleaseFactory(services=[service])  # newer
-    moved_on = ReleaseFactory(services=[service], created_at=timezone.now() - timedelta(days=9))
-    services.deliverable_add(release=moved_on, by=release_manager, kind="release_plan", content="x")
-    services.deliverable_add(release=moved_on, by=release_manager, kind="timeline", content="x")
-    services.deliverable_add(release=moved_on, by=release_manager, kind="resource_plan", content="x")
-    services.release_transition(instance=moved_on, name="prepare", by=release_manager)
-    change = _approved_change(service, extra)
-    assert services.release_for_approved_change(change=change) == old
-    assert set(old.services.all()) == {service, extra}
-    assert Release.objects.count() == 3
-
-
-def test_approved_change_on_another_service_gets_its_own_release():
-    ReleaseFactory(services=[ServiceFactory()])
-    change = _approved_change(ServiceFactory())
-    release = services.release_for_approved_change(change=change)
-    assert release.name == f"Release for {change.number}"
-    assert Release.objects.count() == 2
-
-
-def test_a_change_that_is_not_approved_joins_no_release():
-    change = ChangeRequestFactory()
+def test_release_add_change_refusals(release, release_manager, service_desk_user):
+    draft = ChangeRequestFactory(services=list(release.services.all()))
     with pytest.raises(DomainValidationError, match="only approved changes"):
-        services.release_for_approved_change(change=change)
-    assert Release.objects.count() == 0
-
-
-def test_a_new_release_for_a_change_tells_the_release_managers(release_manager):
-    change = _approved_change(ServiceFactory())
-    release = services.release_for_approved_change(change=change)
-    rows = Notification.objects.filter(subject=f"{release.number} created for approved change {change.number}")
-    assert release_manager.email in set(rows.values_list("recipient", flat=True))
-    services.release_for_approved_change(change=change)  # once
-    assert Notification.objects.filter(subject__startswith=f"{release.number} created").count() == rows.count()
+        services.release_add_change(release=release, change=draft, by=release_manager)
+    approved = _approved_change(ServiceFactory())
+    with pytest.raises(PermissionDenied):
+        services.release_add_change(release=release, change=approved, by=service_desk_user)
+    other = ReleaseFactory(services=[ServiceFactory()])
+    services.release_add_change(release=other, change=approved, by=release_manager)
+    with pytest.raises(DomainValidationError, match="already in another release"):
+        services.release_add_change(release=release, change=approved, by=release_manager)
+    Release.objects.filter(pk=release.pk).update(state="preparation")
+    with pytest.raises(DomainValidationError, match="changes join releases in planning"):
+        services.release_add_change(release=release, change=_approved_change(ServiceFactory()), by=release_manager)
+    assert ChangeRequest.objects.filter(release=release).count() == 0

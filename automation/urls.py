@@ -1,0 +1,11 @@
+"""Automation pages."""
+
+from django.urls import path
+
+from . import views
+
+app_name = "automation"
+urlpatterns = [
+    path("", views.AutomationView.as_view(), name="index"),
+    path("runs/<int:pk>/", views.run_detail, name="run"),
+]
