@@ -23,6 +23,6 @@ class RunObjectAction(models.TextChoices):
 
 
 class AssignStrategy(models.TextChoices):
-    ROUND_ROBIN = "round_robin", "Round robin (least recently assigned member)"
+    ROUND_ROBIN = "round_robin", "Round robin (each member in turn)"
     LEAST_LOADED = "least_loaded", "Least loaded (fewest open incidents)"
     NONE = "none", "None (leave unassigned)"

@@ -230,7 +230,11 @@ def run_rule(rule: Rule, row: AutomationRule, event: events.Event) -> Automation
         failure: Exception = exc
     except Exception as exc:  # noqa: BLE001 - a failing rule is recorded; the trigger's write goes on
         failure = exc
-    log.warning("Automation rule %s failed on %s: %s", row.key, event.key, failure, exc_info=failure)
+    # A refusal the rule expects (no requester, bad data) needs no traceback; anything else does.
+    expected = isinstance(failure, OpsDeskError)
+    log.warning(
+        "Automation rule %s failed on %s: %s", row.key, event.key, failure, exc_info=None if expected else failure
+    )
     return record(RunOutcome.FAILED, _failure_text(failure))
 
 

@@ -28,7 +28,7 @@ class AutomationRunTable(tables.Table):
 
     def render_rule(self, record):
         return format_html(
-            '<a class="font-monospace small" href="{}">{}</a>',
+            '<a class="font-monospace small text-decoration-none" href="{}">{}</a>',
             reverse("automation:run", args=[record.pk]), record.rule.key,
         )
 

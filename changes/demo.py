@@ -141,7 +141,7 @@ def seed(ctx) -> str:
             services.change_transition(instance=change, name="cancel", by=manager, at=created + timedelta(hours=2),
                                        comment="No longer needed.")
             return change
-        submitted = created + timedelta(hours=rng.randint(1, 20))
+        submitted = min(created + timedelta(hours=rng.randint(1, 20)), now - timedelta(minutes=45))
         change = services.change_transition(instance=change, name="submit", by=manager, at=submitted)
         if change_type != ChangeType.STANDARD:
             roles = ["operations"] if change_type == ChangeType.EMERGENCY else ["technical", "business", "operations"]
@@ -166,8 +166,10 @@ def seed(ctx) -> str:
             # The release train moves on: a release collecting changes for 10+ days is cut first.
             cut_release_train(for_services=svc, at=submitted, ctx=ctx)
             step = timedelta(minutes=rng.randint(20, 90)) if change_type == ChangeType.EMERGENCY else None
-            for role in roles:
-                at += step or timedelta(hours=rng.randint(1, 18))
+            for index, role in enumerate(roles):
+                # Decisions are history: the last one a little before "now", never after it.
+                at = min(at + (step or timedelta(hours=rng.randint(1, 18))),
+                         now - timedelta(minutes=10 * (len(roles) - index)))
                 services.change_approve(change=change, by=board[role], at=at,
                                         comment="" if rng.random() < 0.6 else "Approved, mind the window.")
         if target == ChangeState.APPROVED:

@@ -2,15 +2,21 @@
 
 Each incident is logged with ``incident_create`` and moved with
 ``incident_transition(at=...)`` at realistic times, so deadlines, the
-transition log and the recurring-incident rule are real. A final
+transition log and the automation rules (auto-assignment, recurring incidents)
+are real. When the recurring-incident rule opens a problem change, the change
+manager and the board work it over the next days (``ProblemChangeWork``), so
+later incidents stop attaching to it once it is done. A final
 ``sla_sweep(now=ctx.now)`` flags the breaches and escalates the open ones.
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
 from datetime import timedelta
 
 from opsdesk.choices import Role
+from opsdesk.exceptions import DomainValidationError, TransitionNotAllowed
 from opsdesk.notifications import muted
 
 from . import services
@@ -77,6 +83,112 @@ def _between(rng, low: timedelta, high: timedelta) -> timedelta:
     return low + (high - low) * rng.random()
 
 
+# A desk this busy (300 incidents in 90 days on eight services) raises the threshold of the
+# recurring-incident rule, as the operations manager would: five incidents within a week.
+DEMO_RECURRING_PARAMS = {"count": 5, "days": 7}
+
+
+def tune_recurring_rule(ctx) -> None:
+    """The operations manager tunes the rule before the history starts (an ordinary rule update)."""
+    from automation import services as automation_services
+    from automation.models import AutomationRule
+
+    rule = AutomationRule.objects.filter(key=ProblemChangeWork.RULE).first()
+    if rule is not None:
+        automation_services.rule_update(rule=rule, by=ctx.user(Role.OPS_MANAGERS), params=DEMO_RECURRING_PARAMS)
+
+
+class ProblemChangeWork:
+    """The change manager and the board working the changes the recurring-incident rule opens.
+
+    Each new problem change gets its plans and a window and is submitted a day
+    later, decided by the board over the next hours, and implemented in its
+    window; every step happens only once the demo's clock (the next incident's
+    detection) has passed it, and never after the demo's "now".
+    """
+
+    RULE = "recurring_incidents_to_change"
+
+    def __init__(self, ctx):
+        from changes.models import ChangeRequest
+
+        self.ctx = ctx
+        self.known = set(ChangeRequest.objects.filter(created_by_rule=self.RULE).values_list("pk", flat=True))
+        self.agenda: list = []
+        self.order = itertools.count()  # ties in time keep the order the steps were planned in
+        self.manager = ctx.users[Role.CHANGE_MANAGERS][0]
+        self.board_roles = (Role.TECH_LEADS, Role.PRODUCT_OWNERS, Role.OPS_MANAGERS)
+
+    def notice_new_changes(self) -> None:
+        from changes.models import ChangeRequest
+
+        for change in ChangeRequest.objects.filter(created_by_rule=self.RULE).exclude(pk__in=self.known):
+            self.known.add(change.pk)
+            self._plan(change)
+
+    def run_until(self, moment) -> None:
+        while self.agenda and self.agenda[0][0] <= moment:
+            _, _, step = heapq.heappop(self.agenda)
+            step()
+
+    def _later(self, at, step) -> None:
+        if at < self.ctx.now - timedelta(minutes=5):
+            heapq.heappush(self.agenda, (at, next(self.order), step))
+
+    def _plan(self, change) -> None:
+        from changes import services as change_services
+
+        rng = self.ctx.rng
+        submit_at = change.created_at + timedelta(days=1, hours=rng.randint(0, 6))
+        window = (submit_at + timedelta(days=3)).replace(hour=6, minute=0, second=0, microsecond=0)
+
+        def submit():
+            nonlocal window
+            for _ in range(6):  # a window outside any freeze
+                try:
+                    change_services.change_update(
+                        change=change, by=self.manager, testing_plan="Run the regression checks of the service.",
+                        rollback_plan="Revert the configuration from the backup taken before the change.",
+                        implementation_plan="Fix the cause found in the incident reviews.",
+                        planned_start=window, planned_end=window + timedelta(hours=2),
+                    )
+                    change_services.change_transition(instance=change, name="submit", by=self.manager, at=submit_at)
+                except DomainValidationError:
+                    window += timedelta(days=3)
+                    continue
+                break
+            else:
+                return
+            for index, role in enumerate(self.board_roles):
+                # The requester (a team lead) may sit on the board: a deputy decides instead.
+                member = next(u for u in self.ctx.users[role] if u.pk != change.requester_id)
+                at = submit_at + timedelta(hours=2 + 3 * index)
+                self._later(at, lambda member=member, at=at, last=index == 2: approve(member, at, last))
+
+        def approve(member, at, last):
+            try:
+                change_services.change_approve(change=change, by=member, comment="Fix the cause, yes.", at=at)
+            except TransitionNotAllowed:
+                return
+            if last:
+                self._later(window, implement)
+
+        def implement():
+            try:
+                current = change_services.change_transition(instance=change, name="start", by=self.manager, at=window)
+                if window + timedelta(hours=2) < self.ctx.now:
+                    current = change_services.change_transition(
+                        instance=current, name="verify", by=self.manager, at=window + timedelta(hours=1)
+                    )
+                    change_services.change_transition(
+                        instance=current, name="complete", by=self.manager, at=window + timedelta(hours=2)
+                    )
+            except (TransitionNotAllowed, DomainValidationError):
+                return
+
+        self._later(submit_at, submit)
+
+
 def seed(ctx) -> str:
     """Create the demo incidents; returns a one-line summary."""
     rng = ctx.rng
@@ -95,8 +207,11 @@ def seed(ctx) -> str:
 
     counts: dict[str, int] = {}
     notes = 0
+    tune_recurring_rule(ctx)
+    problem_changes = ProblemChangeWork(ctx)
     with muted():
         for detected_at in detections:
+            problem_changes.run_until(detected_at)
             service = rng.choice(ctx.services)
             severity = rng.choices(severities, weights)[0]
             policy = policies[severity]
@@ -117,6 +232,7 @@ def seed(ctx) -> str:
                 confidential=confidential,
                 assignee=rng.choice(team_members) if team_members and rng.random() < 0.8 else None,
             )
+            problem_changes.notice_new_changes()
             manager = rng.choice(managers)
             # Security incidents are handled by the Incident Managers (the desk may not see them).
             responder = manager if confidential else rng.choice(desk)
@@ -194,6 +310,7 @@ def seed(ctx) -> str:
                     )
                     notes += 1
             counts[incident.state] = counts.get(incident.state, 0) + 1
+        problem_changes.run_until(now)
         swept = services.sla_sweep(now=now)
 
     states = ", ".join(f"{count} {state}" for state, count in sorted(counts.items()))

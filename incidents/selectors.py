@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.contrib.auth.models import Permission
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
@@ -60,6 +61,18 @@ def incident_visible_to(user, incident: Incident) -> bool:
     if incident.team_id is None:
         return False
     return Team.objects.filter(pk=incident.team_id).filter(Q(members=user) | Q(lead=user)).exists()
+
+
+def incident_workers() -> QuerySet:
+    """Active users who may work incidents (hold ``incidents.change_incident`` through a group or
+    directly, or are superusers): the people automatic assignment may choose."""
+    from django.contrib.auth import get_user_model
+
+    perm = Q(codename="change_incident", content_type__app_label="incidents")
+    granted = Permission.objects.filter(perm)
+    return get_user_model().objects.filter(
+        Q(is_superuser=True) | Q(groups__permissions__in=granted) | Q(user_permissions__in=granted), is_active=True
+    ).distinct()
 
 
 def _with_threshold(incidents: QuerySet[Incident]) -> QuerySet[Incident]:

@@ -409,7 +409,7 @@ def _warn(pk: int, clock: str, now: datetime) -> int:
         ).update(**{f"{clock}_warned_at": now, "updated_at": now})
         if not marked:
             return 0
-        incident = Incident.objects.select_related("team", "service").get(pk=pk)
+        incident = Incident.objects.select_related("team", "service", "assignee").get(pk=pk)
         due = getattr(incident, f"{clock}_due")
         notify.notify_warning(
             incident,

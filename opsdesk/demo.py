@@ -65,6 +65,13 @@ NAMED_USERS: list[tuple[str, str, str, str, bool]] = [
     ("releasemgr", "Ravi", "Menon", Role.RELEASE_MANAGERS, False),
     ("apireader", "Alex", "Reed", Role.API_READERS, False),
 ]
+# Deputies on the board: they decide when the named approver requested the change. No login
+# (an unusable password), so they are not printed with the demo logins.
+DEPUTIES: list[tuple[str, str, str, str]] = [
+    ("tomas.wright", "Tomas", "Wright", Role.TECH_LEADS),
+    ("petra.novak", "Petra", "Novak", Role.PRODUCT_OWNERS),
+    ("oscar.diaz", "Oscar", "Diaz", Role.OPS_MANAGERS),
+]
 ADMIN_USERNAME = "admin"
 DEMO_USERNAMES = [ADMIN_USERNAME, *(row[0] for row in NAMED_USERS)]
 
@@ -151,6 +158,12 @@ def seed_kernel(*, now: datetime | None = None) -> tuple[DemoContext, list[DemoL
         ctx.users[role].append(user)
         users_by_name[username] = user
         logins.append(DemoLogin(username, password, role + (" (admin)" if staff else "")))
+
+    for username, first, last, role in DEPUTIES:
+        deputy = User.objects.create_user(username=username, email=_email(username), password=None,
+                                          first_name=first, last_name=last)
+        deputy.groups.add(groups[role])
+        ctx.users[role].append(deputy)
 
     # Extra engineers who work incidents in their team: Service Desk permissions.
     for _team, _local, usernames in TEAMS:

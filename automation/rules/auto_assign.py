@@ -8,6 +8,7 @@ from rest_framework import serializers
 from incidents import services as incident_services
 from incidents.choices import OPEN_STATES
 from incidents.models import Incident
+from incidents.selectors import incident_workers
 from opsdesk import events
 from opsdesk.models import Team
 
@@ -43,7 +44,8 @@ class AutoAssign(Rule):
     title = RuleKey.AUTO_ASSIGN.label
     trigger = events.IncidentCreated
     summary = (
-        "An incident logged without an assignee is assigned to an active member of its team — "
+        "An incident logged without an assignee is assigned to an active member of its team who works "
+        "incidents (holds the permission to change them) — "
         "`round_robin` (the next member after the one assigned last) or `least_loaded` (fewest open "
         "incidents) — who is told by email; `none` leaves it unassigned."
     )
@@ -65,9 +67,11 @@ class AutoAssign(Rule):
         if team is None:
             return Skipped(f"{incident.number} has no team to assign it within.")
         Team.objects.select_for_update().filter(pk=team.pk).first()  # one assignment at a time per team
-        members = list(team.members.filter(is_active=True).order_by("pk"))
+        members = list(team.members.filter(pk__in=incident_workers().values("pk")).order_by("pk"))
         if not members:
-            return Skipped(f"The {team.name} team has no active members to assign {incident.number} to.")
+            return Skipped(
+                f"The {team.name} team has no active member who works incidents to assign {incident.number} to."
+            )
         if strategy == AssignStrategy.ROUND_ROBIN:
             chosen = pick_round_robin(team, members)
         else:

@@ -39,7 +39,7 @@ class FailedDeploymentToIncident(Rule):
 
     def run(self, event: events.DeploymentFailed, params: dict):
         # The deployment's row lock: saved failed twice, or concurrently, it still opens one incident.
-        deployment = Deployment.objects.select_for_update().select_related("release", "incident").get(
+        deployment = Deployment.objects.select_for_update(of=("self",)).select_related("release", "incident").get(
             pk=event.deployment_id
         )
         if deployment.status != DeploymentStatus.FAILED:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
 from changes import services as change_services
@@ -24,11 +23,15 @@ from ..text import incident_label, incidents_text
 
 
 def requester_for(service: Service):
-    """Who requests the change: the service owner team's lead, else the first active superuser."""
+    """Who requests the change: the lead of the team that owns the service (None when it has none).
+
+    A change needs an accountable person; the rule does not make one up (an admin
+    account is not one), so without a lead it fails and says so in the run log.
+    """
     team = service.owner_team
     if team is not None and team.lead is not None and team.lead.is_active:
         return team.lead
-    return get_user_model().objects.filter(is_superuser=True, is_active=True).order_by("pk").first()
+    return None
 
 
 def change_url(change: ChangeRequest) -> str:
@@ -107,9 +110,12 @@ class RecurringIncidentsToChange(Rule):
     def _open(self, incident: Incident, cluster: list[Incident], service: Service, params: dict, event) -> Acted:
         requester = requester_for(service)
         if requester is None:
+            owner = f"its team {service.owner_team.name} has no active lead" if service.owner_team else (
+                "no team owns it"
+            )
             raise RuleFailure(
-                f"No one can request the change for recurring incidents on {service.name}: its team has no "
-                "active lead and there is no active superuser."
+                f"No one can request the change for recurring incidents on {service.name}: {owner}. "
+                "Give the service an owner team with a lead."
             )
         listed = incidents_text(cluster)
         summary = f"{len(cluster)} incidents on {service.name} within {params['days']} days ({listed})"

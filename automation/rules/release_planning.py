@@ -62,7 +62,7 @@ class ApprovedChangeToRelease(Rule):
         return ChangeRequest.objects.get(pk=event.change_id)
 
     def run(self, event: events.ChangeApproved, params: dict):
-        change = ChangeRequest.objects.select_for_update().select_related("release").get(pk=event.change_id)
+        change = ChangeRequest.objects.select_for_update(of=("self",)).select_related("release").get(pk=event.change_id)
         if change.change_type not in (ChangeType.NORMAL, ChangeType.EMERGENCY):
             return None  # standard changes are routine work outside release planning
         if change.release_id is not None:

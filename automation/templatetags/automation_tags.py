@@ -6,12 +6,22 @@ at the top of the import graph.
 
 from __future__ import annotations
 
+import re
+
 from django import template
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
 
 from ..choices import RunObjectAction
 from ..selectors import runs_about
 
 register = template.Library()
+
+
+@register.filter
+def inline_code(text: str) -> str:
+    """A rule summary with its `param` names set as code (the text itself is escaped)."""
+    return mark_safe(re.sub(r"`([^`]+)`", r"<code>\1</code>", escape(text)))  # noqa: S308 - escaped above
 
 
 @register.inclusion_tag("automation/partials/panel.html", takes_context=True)

@@ -17,7 +17,8 @@ from tests.releases.conftest import advance, satisfy  # noqa: F401 - fixtures
 @pytest.fixture
 def team(db):
     lead = UserFactory(username="lead", email="lead@example.test")
-    members = [UserFactory(username=f"member{n}", email=f"member{n}@example.test") for n in (1, 2, 3)]
+    members = [UserFactory(username=f"member{n}", email=f"member{n}@example.test", roles=[Role.SERVICE_DESK])
+               for n in (1, 2, 3)]
     return TeamFactory(
         name="Payments", email="payments@example.test", lead=lead, members=members,
         webhook_url="https://chat.example.test/hooks/payments",

@@ -86,7 +86,15 @@ def test_a_team_without_active_members_is_skipped_with_the_reason(db):
     team = TeamFactory(name="Night shift")
     incident = log(ServiceFactory(owner_team=team))
     assert incident.assignee is None
-    assert runs(RULE) == [("skipped", f"The Night shift team has no active members to assign {incident.number} to.")]
+    assert runs(RULE) == [(
+        "skipped", f"The Night shift team has no active member who works incidents to assign {incident.number} to.",
+    )]
+
+
+def test_only_members_who_work_incidents_are_chosen(service, team):
+    first, second, third = sorted(team.members.all(), key=lambda m: m.pk)
+    first.groups.clear()  # e.g. a product owner in the team: sees incidents, does not work them
+    assert {log(service).assignee for _ in range(4)} == {second, third}
 
 
 def test_an_incident_without_team_is_skipped(db):

@@ -126,25 +126,27 @@ def test_params_come_from_the_rule_and_apply_to_the_next_event(service):
     assert "2 incidents on Checkout within 1 days" in ChangeRequest.objects.get().description
 
 
-def test_the_requester_falls_back_to_a_superuser(service, team):
-    team.lead = None
-    team.save()
-    admin = get_user_model().objects.create_superuser("root", "root@example.test", "pw")
-    for minutes in (3, 2, 1):
-        log(service, minutes)
-    assert ChangeRequest.objects.get().requester == admin
-
-
-def test_without_any_requester_the_run_fails_and_the_incident_is_kept(service, team):
-    team.lead = None
-    team.save()
+def test_without_a_team_lead_the_run_fails_and_the_incident_is_kept(service, team):
+    get_user_model().objects.create_superuser("root", "root@example.test", "pw")  # not a stand-in requester
+    team.lead.is_active = False
+    team.lead.save()
     for minutes in (3, 2, 1):
         last = log(service, minutes)
     assert not ChangeRequest.objects.exists()
-    assert last.pk is not None and type(last).objects.filter(pk=last.pk).exists()
+    assert type(last).objects.filter(pk=last.pk).exists()
     assert runs(RULE) == [(
-        "failed", "No one can request the change for recurring incidents on Checkout: its team has no active "
-        "lead and there is no active superuser.",
+        "failed", "No one can request the change for recurring incidents on Checkout: its team Payments has no "
+        "active lead. Give the service an owner team with a lead.",
+    )]
+
+
+def test_a_service_without_owner_team_fails_with_its_reason(db):
+    orphan = ServiceFactory(name="Legacy FTP", owner_team=None)
+    for minutes in (3, 2, 1):
+        log(orphan, minutes)
+    assert runs(RULE) == [(
+        "failed", "No one can request the change for recurring incidents on Legacy FTP: no team owns it. "
+        "Give the service an owner team with a lead.",
     )]
 
 

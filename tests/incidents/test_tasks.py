@@ -67,6 +67,39 @@ def test_no_warning_for_acknowledged_response_nor_paused_resolution(clock, servi
     }
 
 
+def warned(incident) -> set[str]:
+    return set(
+        Notification.objects.filter(object_id=incident.pk, subject__contains="SLA at risk").values_list(
+            "recipient", flat=True
+        )
+    )
+
+
+def test_a_low_severity_warning_reaches_the_assignee(clock, service, team):
+    assignee = team.members.get(username="member2")
+    incident = make(service, severity="low", assignee=assignee)  # routine: response 4 h, warning at 3 h
+    clock.move_to(T0 + timedelta(hours=3))
+    assert services.sla_sweep()["response_warned"] == 1
+    assert warned(incident) == {"member2@example.test"}
+
+
+def test_an_unassigned_low_severity_warning_reaches_the_team(clock, service, team):
+    incident = make(service, severity="low")
+    clock.move_to(T0 + timedelta(hours=3))
+    services.sla_sweep()
+    assert warned(incident) == {"platform@example.test", "lead@example.test", "member1@example.test",
+                                "member2@example.test"}
+
+
+def test_warnings_at_other_levels_go_to_their_people_and_the_assignee(clock, service, team):
+    outsider = UserFactory(username="helper", email="helper@example.test")
+    incident = make(service, severity="medium", assignee=outsider)  # standard: the team by email
+    clock.move_to(T0 + timedelta(hours=1, minutes=30))
+    services.sla_sweep()
+    assert warned(incident) == {"platform@example.test", "lead@example.test", "member1@example.test",
+                                "member2@example.test", "helper@example.test"}
+
+
 def test_late_sweep_sends_the_breach_not_a_warning(clock, service):
     incident = make(service)
     clock.move_to(T0 + timedelta(minutes=16))
