@@ -9,7 +9,10 @@ fields on a form first.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.utils import timezone
@@ -19,9 +22,9 @@ from django_fsm.admin import FSMAdminMixin
 from opsdesk.exceptions import ConcurrentUpdate, DomainValidationError, TransitionNotAllowed
 from opsdesk.workflow import transition_history
 
-from . import services
-from .choices import OPEN_STATES, CancelReason
-from .models import Incident, IncidentNote, SLAPolicy
+from . import services, sla
+from .choices import OPEN_STATES, WEEKDAY_KEYS, CancelReason
+from .models import BusinessCalendar, Incident, IncidentNote, SLAPolicy
 from .selectors import incidents_visible_to, sla_state
 
 CREATE_FIELDS = list(services.CREATE_FIELDS)
@@ -42,6 +45,9 @@ SYSTEM_FIELDS = [
     "resolution_breached_at",
     "response_warned_at",
     "resolution_warned_at",
+    "response_warning_due",
+    "resolution_warning_due",
+    "working_time_to_resolve",
     "escalation_level",
     "time_on_hold",
     "on_hold_since",
@@ -216,7 +222,7 @@ class IncidentAdmin(FSMAdminMixin, admin.ModelAdmin):
             state.status,
             fmt(state.response),
             fmt(state.resolution),
-            " (paused)" if state.paused else "",
+            f" ({state.paused_text})" if state.paused else "",
         )
 
     @admin.display(description="Transitions")
@@ -305,18 +311,154 @@ class IncidentAdmin(FSMAdminMixin, admin.ModelAdmin):
         return True
 
 
+class SLAPolicyForm(forms.ModelForm):
+    class Meta:
+        model = SLAPolicy
+        fields = ["response_time", "resolution_time", "notification_level", "warning_threshold", "calendar"]
+
+    def clean(self):
+        cleaned = super().clean()
+        for name in ("response_time", "resolution_time"):
+            value = cleaned.get(name)
+            if value is not None and value <= timedelta(0):
+                self.add_error(name, "Give a time longer than zero.")
+        return cleaned
+
+
 @admin.register(SLAPolicy)
 class SLAPolicyAdmin(admin.ModelAdmin):
-    """One policy per severity (seeded): edit the targets, the level and the warning threshold."""
+    """One policy per severity (seeded): targets, level, warning threshold and calendar.
 
-    list_display = ["severity", "response_time", "resolution_time", "notification_level", "warning_threshold"]
-    list_editable = ["response_time", "resolution_time", "notification_level", "warning_threshold"]
+    Saving goes through ``sla_policy_update``, which re-times the open incidents of
+    that severity (the list's inline edits too).
+    """
+
+    form = SLAPolicyForm
+    list_display = ["severity", "response_time", "resolution_time", "notification_level", "warning_threshold",
+                    "calendar"]
+    list_editable = ["response_time", "resolution_time", "notification_level", "warning_threshold", "calendar"]
+    list_select_related = ["calendar"]
 
     def has_add_permission(self, request):
         return False
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def save_model(self, request, obj, form, change):
+        fields = {name: form.cleaned_data[name] for name in form.changed_data if name in services.POLICY_FIELDS}
+        try:
+            services.sla_policy_update(policy=obj, by=request.user, **fields)
+        except (DomainValidationError, PermissionDenied) as exc:
+            self.message_user(request, getattr(exc, "message", str(exc)), level=messages.ERROR)
+
+
+WEEKDAY_LABELS = dict(zip(WEEKDAY_KEYS, ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday",
+                                       "Sunday"), strict=True))
+
+
+def _hours_text(intervals) -> str:
+    return ", ".join(f"{start}-{end}" for start, end in intervals or [])
+
+
+def _holidays_text(holidays) -> str:
+    return "\n".join(h if isinstance(h, str) else f"{h[0]}..{h[1]}" for h in holidays or [])
+
+
+class BusinessCalendarForm(forms.ModelForm):
+    """Hours as one line per weekday ("09:00-12:00, 13:00-18:00"), holidays one per line
+    ("2026-12-25" or "2026-12-28..2026-12-31"); the service checks and normalises them."""
+
+    time_zone = forms.ChoiceField(choices=(), help_text="IANA time zone the hours are in.")
+    holidays_text = forms.CharField(
+        label="Holidays", required=False, widget=forms.Textarea(attrs={"rows": 6}),
+        help_text="One per line: a date (2026-12-25) or a range (2026-12-28..2026-12-31).",
+    )
+
+    class Meta:
+        model = BusinessCalendar
+        fields = ["name", "time_zone"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["time_zone"].choices = [(z, z) for z in sorted(sla.time_zones())]
+        if not self.instance.pk:
+            self.initial.setdefault("time_zone", settings.TIME_ZONE)
+        for key in WEEKDAY_KEYS:
+            self.fields[f"hours_{key}"] = forms.CharField(
+                label=WEEKDAY_LABELS[key], required=False,
+                initial=_hours_text((self.instance.hours or {}).get(key)),
+                help_text="e.g. 09:00-12:00, 13:00-18:00 (24:00 for midnight); empty: not worked."
+                if key == "mon" else "",
+            )
+        self.fields["holidays_text"].initial = _holidays_text(self.instance.holidays)
+
+    def clean(self):
+        cleaned = super().clean()
+        hours = {}
+        for key in WEEKDAY_KEYS:
+            text = (cleaned.get(f"hours_{key}") or "").strip()
+            if text:
+                hours[key] = [[p.strip() for p in part.split("-", 1)] if "-" in part else [part.strip(), ""]
+                              for part in text.split(",") if part.strip()]
+        holidays = []
+        for line in (cleaned.get("holidays_text") or "").splitlines():
+            line = line.strip()
+            if line:
+                holidays.append([p.strip() for p in line.split("..", 1)] if ".." in line else line)
+        cleaned["hours"], cleaned["holidays"] = hours, holidays
+        try:
+            sla.parse_calendar(time_zone=cleaned.get("time_zone"), hours=hours, holidays=holidays)
+        except sla.CalendarError as exc:
+            for message in exc.errors.get("hours", []):
+                day = message.split(":", 1)[0]
+                self.add_error(f"hours_{day}" if day in WEEKDAY_KEYS else None, message)
+            for message in exc.errors.get("holidays", []):
+                self.add_error("holidays_text", message)
+            for message in exc.errors.get("time_zone", []):
+                self.add_error("time_zone", message)
+        return cleaned
+
+
+@admin.register(BusinessCalendar)
+class BusinessCalendarAdmin(admin.ModelAdmin):
+    """Business-hours calendars SLA policies count in; writes through the services."""
+
+    form = BusinessCalendarForm
+    list_display = ["name", "time_zone", "week", "used_by"]
+    search_fields = ["name"]
+
+    def get_fieldsets(self, request, obj=None):
+        return [
+            (None, {"fields": ["name", "time_zone"]}),
+            ("Working hours", {"fields": [f"hours_{key}" for key in WEEKDAY_KEYS]}),
+            ("Holidays", {"fields": ["holidays_text"]}),
+        ]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("policies")
+
+    @admin.display(description="Week")
+    def week(self, obj):
+        return "; ".join(f"{key} {_hours_text(obj.hours.get(key))}" for key in WEEKDAY_KEYS if obj.hours.get(key))
+
+    @admin.display(description="Used by")
+    def used_by(self, obj):
+        return ", ".join(p.get_severity_display() for p in obj.policies.all()) or "-"
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        fields = {"name": data["name"], "time_zone": data["time_zone"], "hours": data["hours"],
+                  "holidays": data["holidays"]}
+        if change:
+            saved = services.calendar_update(calendar=obj, by=request.user, **fields)
+        else:
+            saved = services.calendar_create(by=request.user, **fields)
+        obj.pk = saved.pk
+        obj.__dict__.update({k: v for k, v in saved.__dict__.items() if not k.startswith("_")})
+
+    def delete_model(self, request, obj):
+        services.calendar_delete(calendar=obj, by=request.user)
 
 
 @admin.register(IncidentNote)

@@ -33,3 +33,30 @@ class CancelReason(models.TextChoices):
     FALSE_ALARM = "false_alarm", "False alarm"
     DUPLICATE = "duplicate", "Duplicate"
     OTHER = "other", "Other"
+
+
+class SLAClockName(models.TextChoices):
+    """The two SLA clocks of an incident."""
+
+    RESPONSE = "response", "Response"
+    RESOLUTION = "resolution", "Resolution"
+
+
+class SLAStatus(models.TextChoices):
+    """Where an SLA clock (or the incident as a whole) stands, for colour and words."""
+
+    OK = "ok", "On track"
+    WARNING = "warning", "Warning"
+    BREACHED = "breached", "Breached"
+    PAUSED = "paused", "Paused"
+    MET = "met", "Met"
+
+
+class SLAPausedReason(models.TextChoices):
+    """Why a running SLA clock stands still."""
+
+    ON_HOLD = "on_hold", "on hold"
+    OUTSIDE_BUSINESS_HOURS = "outside_business_hours", "outside business hours"
+
+
+WEEKDAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

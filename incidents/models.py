@@ -22,6 +22,39 @@ from .choices import CancelReason, IncidentState, NotificationLevel, Severity
 FOLLOW_UP_AFTER = timedelta(hours=24)
 
 
+class BusinessCalendar(models.Model):
+    """Working hours an SLA counts in (§2): an IANA time zone, intervals per weekday, holidays.
+
+    ``hours`` is ``{"mon": [["09:00", "12:00"], ["13:00", "18:00"]], …}`` (a missing
+    day is not worked; an interval may end at "24:00"); ``holidays`` is a list of
+    dates and ``[first, last]`` ranges. Both are kept in the canonical form
+    ``sla.parse_calendar`` gives; write them through ``incidents.services``.
+    """
+
+    name = models.CharField(max_length=100, unique=True)
+    time_zone = models.CharField(max_length=64, help_text="IANA time zone, e.g. Europe/Berlin.")
+    hours = models.JSONField(default=dict, blank=True)
+    holidays = models.JSONField(default=list, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.time_zone})"
+
+    def working_hours(self) -> sla.WorkingHours:
+        """This calendar as a clock (parsed once per instance)."""
+        cached = self.__dict__.get("_working_hours")
+        if cached is None:
+            cached = sla.parse_calendar(
+                time_zone=self.time_zone, hours=self.hours, holidays=self.holidays,
+                calendar_id=self.pk, name=self.name,
+            )
+            self.__dict__["_working_hours"] = cached
+        return cached
+
+
 class SLAPolicy(models.Model):
     """Response and resolution targets for one severity (seeded from the handbook)."""
 
@@ -36,6 +69,14 @@ class SLAPolicy(models.Model):
         validators=[MinValueValidator(Decimal("0.01")), MaxValueValidator(Decimal("0.99"))],
         help_text="Share of a window after which a warning goes out (0.75 = 75 %).",
     )
+    calendar = models.ForeignKey(
+        BusinessCalendar,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="policies",
+        help_text="Count working time of this calendar only; empty: around the clock (24 × 7).",
+    )
 
     class Meta:
         verbose_name = "SLA policy"
@@ -47,7 +88,8 @@ class SLAPolicy(models.Model):
 
     @property
     def clock(self) -> sla.Clock:
-        return sla.ROUND_THE_CLOCK
+        """The clock deadlines of this severity count in: the calendar's, or 24 × 7."""
+        return self.calendar.working_hours() if self.calendar_id else sla.ROUND_THE_CLOCK
 
 
 class Incident(WorkflowModel):
@@ -98,9 +140,20 @@ class Incident(WorkflowModel):
     resolution_breached_at = models.DateTimeField(null=True, blank=True)
     response_warned_at = models.DateTimeField(null=True, blank=True)
     resolution_warned_at = models.DateTimeField(null=True, blank=True)
+    response_warning_due = models.DateTimeField(
+        null=True, blank=True, help_text="When the response warning is due (the policy's threshold, in working time)."
+    )
+    resolution_warning_due = models.DateTimeField(
+        null=True, blank=True, help_text="When the resolution warning is due (moves later with time on hold)."
+    )
+    working_time_to_resolve = models.DurationField(
+        null=True, blank=True,
+        help_text="detected_at → resolved_at in working time of the policy's calendar at resolution.",
+    )
     escalation_level = models.PositiveSmallIntegerField(default=0)
     time_on_hold = models.DurationField(
-        default=timedelta(0), help_text="Total time on hold, not counting a hold still running."
+        default=timedelta(0),
+        help_text="Total time on hold in the policy's working time, not counting a hold still running.",
     )
     on_hold_since = models.DateTimeField(null=True, blank=True)
     resolution_summary = models.TextField(blank=True)
@@ -156,6 +209,23 @@ class Incident(WorkflowModel):
             models.Index(fields=["service", "detected_at"]),
             # Open incidents per assignee (the least-loaded assignment, "my work").
             models.Index(fields=["assignee", "state"]),
+            # The sweep's warning queries: "warning due by now, not yet warned, clock still
+            # running". Partial indexes over the open, un-warned rows only, so they stay
+            # small (a few thousand entries at a million incidents) and the query is one
+            # range scan on the stored instant; the query repeats the predicate so that
+            # the planner may use them (services.warnings_due).
+            models.Index(
+                fields=["response_warning_due"],
+                name="incident_response_warning_due",
+                condition=models.Q(state="detected", response_warned_at__isnull=True, response_breached=False),
+            ),
+            models.Index(
+                fields=["resolution_warning_due"],
+                name="incident_resolution_warn_due",
+                condition=models.Q(
+                    state__in=["detected", "responding"], resolution_warned_at__isnull=True, resolution_breached=False
+                ),
+            ),
         ]
         constraints = [
             models.CheckConstraint(
@@ -166,22 +236,39 @@ class Incident(WorkflowModel):
 
     # --- SLA -----------------------------------------------------------------
 
+    def sla_policy(self) -> SLAPolicy | None:
+        """The policy of this incident's severity, with its calendar (one query, then cached)."""
+        cached = self.__dict__.get("_sla_policy")
+        if cached is None or cached.severity != self.severity:
+            cached = SLAPolicy.objects.select_related("calendar").filter(severity=self.severity).first()
+            self.__dict__["_sla_policy"] = cached
+        return cached
+
+    def sla_clock(self) -> sla.Clock:
+        policy = self.sla_policy()
+        return policy.clock if policy is not None else sla.ROUND_THE_CLOCK
+
     def apply_policy(self, policy: SLAPolicy) -> None:
-        """Set both deadlines from ``detected_at`` with ``policy``, keeping time on hold."""
-        self.response_due = sla.response_due(
-            detected_at=self.detected_at, response_time=policy.response_time, clock=policy.clock
-        )
-        self.resolution_due = sla.resolution_due(
+        """Set both deadlines and warning instants from ``detected_at`` with ``policy``,
+        keeping time on hold (in the policy's working time, see ``sla.deadlines``)."""
+        self.__dict__["_sla_policy"] = policy
+        (
+            self.response_due, self.response_warning_due, self.resolution_due, self.resolution_warning_due
+        ) = sla.deadlines(
             detected_at=self.detected_at,
+            response_time=policy.response_time,
             resolution_time=policy.resolution_time,
             time_on_hold=self.time_on_hold,
+            warning_threshold=policy.warning_threshold,
             clock=policy.clock,
         )
 
     def hold_time(self, now=None) -> timedelta:
-        """Total time on hold including a hold still running."""
-        running = (now or timezone.now()) - self.on_hold_since if self.on_hold_since else timedelta(0)
-        return self.time_on_hold + running
+        """Total working time on hold including a hold still running."""
+        return sla.hold_time(
+            time_on_hold=self.time_on_hold, on_hold_since=self.on_hold_since, now=now or timezone.now(),
+            clock=self.sla_clock(),
+        )
 
     # --- transitions (state only; services log, lock and notify) -------------
 
@@ -212,12 +299,14 @@ class Incident(WorkflowModel):
         permission="incidents.resume_incident",
     )
     def resume(self, *, by, at) -> None:
-        """Restart the clock; ``resolution_due`` moves later by exactly the paused time."""
-        paused = max(at - self.on_hold_since, timedelta(0))
-        self.time_on_hold += paused
+        """Restart the clock; ``resolution_due`` moves later by exactly the paused working time."""
+        self.time_on_hold = sla.resume_hold_time(
+            time_on_hold=self.time_on_hold, on_hold_since=self.on_hold_since, at=at, clock=self.sla_clock()
+        )
         self.on_hold_since = None
-        if self.resolution_due is not None:
-            self.resolution_due += paused
+        policy = self.sla_policy()
+        if policy is not None:
+            self.apply_policy(policy)
 
     @transition(
         field=state,
@@ -234,6 +323,7 @@ class Incident(WorkflowModel):
         if self.acknowledged_at is None:
             self.acknowledged_at = at
         self.resolved_at = at
+        self.working_time_to_resolve = self.sla_clock().between(self.detected_at, at)
         self.follow_up_due = at + FOLLOW_UP_AFTER
 
     @transition(
@@ -245,6 +335,7 @@ class Incident(WorkflowModel):
     def reopen(self, *, by, at) -> None:
         """The fix did not hold."""
         self.resolved_at = None
+        self.working_time_to_resolve = None
         self.follow_up_due = None
 
     @transition(
@@ -287,7 +378,9 @@ class Incident(WorkflowModel):
                 {"reason": f"Choose a reason: {', '.join(CancelReason.values)}."}
             )
         if self.on_hold_since is not None:
-            self.time_on_hold += max(at - self.on_hold_since, timedelta(0))
+            self.time_on_hold = sla.resume_hold_time(
+                time_on_hold=self.time_on_hold, on_hold_since=self.on_hold_since, at=at, clock=self.sla_clock()
+            )
             self.on_hold_since = None
         self.cancel_reason = reason
 

@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
-from decimal import Decimal
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import Permission
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from opsdesk.models import Notification, Team
+from opsdesk.models import Notification, Team, TransitionLog
 from opsdesk.workflow import transition_history
 
+from . import sla
 from .choices import IncidentState
 from .models import Incident, SLAPolicy
 
-DEFAULT_WARNING_THRESHOLD = Decimal("0.75")
 VIEW_ALL_CONFIDENTIAL = "incidents.view_confidential_incident"
 
 
@@ -75,23 +74,12 @@ def incident_workers() -> QuerySet:
     ).distinct()
 
 
-def _with_threshold(incidents: QuerySet[Incident]) -> QuerySet[Incident]:
-    """Annotate each incident with its policy's warning threshold (one subquery, no N+1)."""
-    return incidents.annotate(
-        sla_warning_threshold=Subquery(
-            SLAPolicy.objects.filter(severity=OuterRef("severity")).values("warning_threshold")[:1]
-        )
-    )
-
-
 def incident_list(*, user, filters: dict | None = None) -> QuerySet[Incident]:
     """The incidents ``user`` may see, ready for a list (queue page, API list, admin).
 
     ``filters`` (optional) are the query parameters of ``IncidentFilterSet``.
     """
-    incidents = _with_threshold(
-        incidents_visible_to(user).select_related("service", "team", "assignee", "reporter")
-    )
+    incidents = incidents_visible_to(user).select_related("service", "team", "assignee", "reporter")
     if filters:
         from .filtersets import IncidentFilterSet
 
@@ -105,157 +93,58 @@ def incident_detail(*, user, pk: int) -> Incident:
 
 
 def sla_policies_by_severity() -> dict[str, SLAPolicy]:
-    """Every SLA policy, keyed by severity (one query)."""
-    return {policy.severity: policy for policy in SLAPolicy.objects.all()}
+    """Every SLA policy with its calendar, keyed by severity (one query)."""
+    return {policy.severity: policy for policy in SLAPolicy.objects.select_related("calendar")}
+
+
+def sla_clocks() -> dict[str, sla.Clock]:
+    """The clock of each severity (its policy's calendar, or 24 × 7), one query: a list
+    page asks once and passes it to ``sla_state`` for every row."""
+    return {severity: policy.clock for severity, policy in sla_policies_by_severity().items()}
+
+
+def hold_periods(incident_ids) -> dict[int, list[tuple[datetime, datetime]]]:
+    """The finished hold periods ``(held_at, resumed_at)`` of each incident, from the
+    transition log (one query): a hold ends with ``resume`` or ``cancel``."""
+    periods: dict[int, list[tuple[datetime, datetime]]] = {}
+    started: dict[int, datetime] = {}
+    rows = (
+        TransitionLog.objects.filter(
+            content_type=ContentType.objects.get_for_model(Incident),
+            object_id__in=list(incident_ids),
+        )
+        .filter(Q(to_state=IncidentState.ON_HOLD) | Q(from_state=IncidentState.ON_HOLD))
+        .exclude(from_state=F("to_state"))
+        .order_by("object_id", "timestamp", "id")
+        .values_list("object_id", "from_state", "to_state", "timestamp")
+    )
+    for pk, from_state, to_state, at in rows:
+        if to_state == IncidentState.ON_HOLD:
+            started[pk] = at
+        elif from_state == IncidentState.ON_HOLD and pk in started:
+            periods.setdefault(pk, []).append((started.pop(pk), at))
+    return periods
 
 
 # --- SLA state -----------------------------------------------------------------
 
-
-@dataclass(frozen=True)
-class SLAClock:
-    """One SLA clock (response or resolution) as seen at one instant."""
-
-    due: datetime | None
-    remaining_seconds: float | None
-    elapsed_seconds: float
-    breached: bool
-    breached_at: datetime | None
-    warned_at: datetime | None
-    running: bool
-    status: str  # ok | warning | breached | paused | met
+SLAClock = sla.SLAClock
+SLAState = sla.SLAState
 
 
-@dataclass(frozen=True)
-class SLAState:
-    """Both SLA clocks of an incident, whether the resolution clock is paused, time on hold."""
-
-    response: SLAClock
-    resolution: SLAClock
-    paused: bool
-    time_on_hold_seconds: float
-    status: str  # ok | warning | breached | paused | met (for colour: css class sla-<status>)
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def css_class(self) -> str:
-        return f"sla-{'ok' if self.status == 'met' else self.status}"
-
-    def as_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data.pop("extra")
-        for clock in ("response", "resolution"):
-            for key in ("due", "breached_at", "warned_at"):
-                value = data[clock][key]
-                data[clock][key] = value.isoformat() if value else None
-        return data
-
-
-def _threshold(incident: Incident) -> Decimal:
-    annotated = getattr(incident, "sla_warning_threshold", None)
-    if annotated is not None:
-        return Decimal(annotated)
-    policy = SLAPolicy.objects.filter(severity=incident.severity).only("warning_threshold").first()
-    return policy.warning_threshold if policy else DEFAULT_WARNING_THRESHOLD
-
-
-def _seconds(delta: timedelta) -> float:
-    return delta.total_seconds()
-
-
-def _clock(
-    *, start, end, due, time_on_hold, flagged, breached_at, warned_at, running, paused, done, threshold
-) -> SLAClock:
-    """One SLA clock from ``start`` to ``end`` (not counting ``time_on_hold``) against ``due``."""
-    elapsed = _seconds(max(end - start - time_on_hold, timedelta(0)))
-    remaining = _seconds(due - end) if due else None
-    breached = flagged or (remaining is not None and remaining < 0)
-    window = _seconds(due - start - time_on_hold) if due else None
-    if breached:
-        status = "breached"
-    elif paused:
-        status = "paused"
-    elif not running:
-        status = "met" if done else "ok"
-    elif window and elapsed >= threshold * window:
-        status = "warning"
-    else:
-        status = "ok"
-    return SLAClock(
-        due=due, remaining_seconds=remaining, elapsed_seconds=elapsed, breached=breached,
-        breached_at=breached_at, warned_at=warned_at, running=running, status=status,
-    )
-
-
-def sla_state(incident: Incident, now: datetime | None = None) -> SLAState:
-    """The SLA state of ``incident`` at ``now``.
-
-    Remaining is negative once a clock is breached. The response clock stops at
-    acknowledgement; the resolution clock stops at resolution and is paused
-    (remaining and elapsed frozen) while the incident is on hold. Elapsed
-    resolution time does not count time on hold. Uses the annotated warning
-    threshold of ``incident_list`` when there is one, else one query.
+def sla_state(
+    incident: Incident, now: datetime | None = None, *, clocks: dict[str, sla.Clock] | None = None
+) -> SLAState:
+    """The SLA state of ``incident`` at ``now``, in working time of its policy's calendar
+    (``sla.sla_state``). Lists pass ``clocks`` (``sla_clocks()``, read once); without it
+    this reads the incident's policy (one query, cached on the instance).
     """
     now = now or timezone.now()
-    threshold = float(_threshold(incident))
-    stopped = incident.state == IncidentState.CANCELLED
-    stop_at = incident.updated_at if stopped and incident.updated_at else now
-
-    # Response: detected_at .. acknowledged_at (or now).
-    response = _clock(
-        start=incident.detected_at,
-        end=incident.acknowledged_at or stop_at,
-        due=incident.response_due,
-        time_on_hold=timedelta(0),
-        flagged=incident.response_breached,
-        breached_at=incident.response_breached_at,
-        warned_at=incident.response_warned_at,
-        running=incident.acknowledged_at is None and not stopped,
-        paused=False,
-        done=incident.acknowledged_at is not None,
-        threshold=threshold,
-    )
-
-    # Resolution: detected_at .. resolved_at (or now), minus time on hold; frozen on hold.
-    paused = incident.on_hold_since is not None and incident.state == IncidentState.ON_HOLD
-    if incident.resolved_at is not None:
-        resolution_end = incident.resolved_at
-    elif paused:
-        resolution_end = incident.on_hold_since
+    if clocks is not None and incident.severity in clocks:
+        clock = clocks[incident.severity]
     else:
-        resolution_end = stop_at
-    resolution = _clock(
-        start=incident.detected_at,
-        end=resolution_end,
-        due=incident.resolution_due,
-        time_on_hold=incident.time_on_hold,
-        flagged=incident.resolution_breached,
-        breached_at=incident.resolution_breached_at,
-        warned_at=incident.resolution_warned_at,
-        running=incident.resolved_at is None and not paused and not stopped,
-        paused=paused,
-        done=incident.resolved_at is not None,
-        threshold=threshold,
-    )
-
-    statuses = {response.status, resolution.status}
-    if "breached" in statuses:
-        status = "breached"
-    elif paused:
-        status = "paused"
-    elif incident.resolved_at is not None:
-        status = "met"
-    elif "warning" in statuses:
-        status = "warning"
-    else:
-        status = "ok"
-    return SLAState(
-        response=response,
-        resolution=resolution,
-        paused=paused,
-        time_on_hold_seconds=_seconds(incident.hold_time(now if not stopped else stop_at)),
-        status=status,
-    )
+        clock = incident.sla_clock()
+    return sla.sla_state(incident, now=now, clock=clock)
 
 
 # --- timeline ------------------------------------------------------------------

@@ -20,10 +20,10 @@ from opsdesk import events
 from opsdesk.exceptions import DomainValidationError, TransitionNotAllowed
 from opsdesk.workflow import actor_id, apply_transition, log_transition
 
-from . import notify
-from .choices import OPEN_STATES, IncidentState, Severity
-from .models import Incident, IncidentNote, SLAPolicy
-from .selectors import incident_visible_to, sees_all_incidents
+from . import notify, sla
+from .choices import OPEN_STATES, IncidentState, Severity, SLAClockName
+from .models import BusinessCalendar, Incident, IncidentNote, SLAPolicy
+from .selectors import hold_periods, incident_visible_to, sees_all_incidents
 
 MAX_ESCALATION_LEVEL = notify.MAX_ESCALATION_LEVEL
 
@@ -63,7 +63,7 @@ def _require_visible(by, incident: Incident) -> None:
 
 
 def _policy(severity: str) -> SLAPolicy:
-    policy = SLAPolicy.objects.filter(severity=severity).first()
+    policy = SLAPolicy.objects.select_related("calendar").filter(severity=severity).first()
     if policy is None:
         raise DomainValidationError({"severity": f"No SLA policy for severity {severity!r}."})
     return policy
@@ -286,13 +286,10 @@ def incident_change_severity(*, incident: Incident, by, severity: str, comment: 
     if old == severity:
         return locked
     policy = _policy(severity)
-    old_response_due, old_resolution_due = locked.response_due, locked.resolution_due
+    old_calendar = locked.sla_policy().calendar_id if locked.sla_policy() else None
     locked.severity = severity
-    locked.apply_policy(policy)
-    if locked.response_due != old_response_due and not locked.response_breached:
-        locked.response_warned_at = None
-    if locked.resolution_due != old_resolution_due and not locked.resolution_breached:
-        locked.resolution_warned_at = None
+    recount = old_calendar != policy.calendar_id
+    _retime(locked, policy, recount_holds=recount, holds=hold_periods([locked.pk]) if recount else {})
     locked.save()
     text = f"{Severity(old).label.lower()} → {Severity(severity).label.lower()}"
     entry = log_transition(
@@ -384,36 +381,43 @@ def incident_add_note(*, incident: Incident, by, body: str, at: datetime | None 
 
 
 def _breach(pk: int, clock: str, now: datetime) -> int:
-    """Flag one breach (once, race-safe), escalate and notify; 1 when this sweep flagged it."""
+    """Flag one breach (once, race-safe), escalate and notify; 1 when this sweep flagged it.
+
+    The breach is dated at the deadline, an instant in the calendar's working time
+    (``sla.deadlines`` never gives another), however late the sweep finds it.
+    """
+    names = sla.clock_fields(clock)
+    label = SLAClockName(clock).label
     with transaction.atomic():
-        flagged = Incident.objects.filter(pk=pk, **{f"{clock}_breached": False}).update(
-            **{f"{clock}_breached": True, f"{clock}_breached_at": F(f"{clock}_due"), "updated_at": now}
+        flagged = Incident.objects.filter(pk=pk, **{names.breached: False}).update(
+            **{names.breached: True, names.breached_at: F(names.due), "updated_at": now}
         )
         if not flagged:
             return 0
         incident = Incident.objects.select_related("team", "service").get(pk=pk)
         if incident.state in OPEN_STATES:
             notify.notify_event(
-                incident, event="breach", headline=f"{clock.capitalize()} SLA breached", key=f"{clock}-breach"
+                incident, event="breach", headline=f"{label} SLA breached", key=f"{clock}-breach"
             )
-            due = getattr(incident, f"{clock}_due")
+            due = getattr(incident, names.due)
             _escalate(incident, by=None, reason=f"{clock} SLA breached at {due:%Y-%m-%d %H:%M %Z}", at=now)
         return 1
 
 
 def _warn(pk: int, clock: str, now: datetime) -> int:
     """Send one warning (once, race-safe); 1 when this sweep sent it."""
+    names = sla.clock_fields(clock)
     with transaction.atomic():
         marked = Incident.objects.filter(
-            pk=pk, **{f"{clock}_warned_at__isnull": True, f"{clock}_breached": False}
-        ).update(**{f"{clock}_warned_at": now, "updated_at": now})
+            pk=pk, **{f"{names.warned_at}__isnull": True, names.breached: False}
+        ).update(**{names.warned_at: now, "updated_at": now})
         if not marked:
             return 0
         incident = Incident.objects.select_related("team", "service", "assignee").get(pk=pk)
-        due = getattr(incident, f"{clock}_due")
+        due = getattr(incident, names.due)
         notify.notify_warning(
             incident,
-            headline=f"{clock.capitalize()} SLA at risk (due {due:%H:%M %Z})",
+            headline=f"{SLAClockName(clock).label} SLA at risk (due {due:%H:%M %Z})",
             key=f"{clock}-warning:{due.isoformat()}",
         )
         return 1
@@ -441,43 +445,221 @@ def resolution_breaches(now: datetime):
     ).exclude(state=IncidentState.CANCELLED)
 
 
+# The states in which each clock runs (and so may warn); these filters repeat the
+# predicates of the partial indexes on the warning instants (models.Incident.Meta).
+WARNING_STATES = {
+    SLAClockName.RESPONSE: [IncidentState.DETECTED],
+    SLAClockName.RESOLUTION: [IncidentState.DETECTED, IncidentState.RESPONDING],
+}
+
+
 def warnings_due(now: datetime, clock: str):
-    """Open incidents past their policy's warning threshold of ``clock`` and not warned yet
-    (one condition per policy; those already past due get the breach, not a warning)."""
-    condition = Q()
-    for policy in SLAPolicy.objects.all():
-        window = policy.response_time if clock == "response" else policy.resolution_time
-        remaining_at_warning = window * (1 - float(policy.warning_threshold))
-        condition |= Q(severity=policy.severity, **{f"{clock}_due__lte": now + remaining_at_warning})
-    if clock == "response":
-        active = Q(state=IncidentState.DETECTED, acknowledged_at__isnull=True)
-    else:
-        active = Q(state__in=[IncidentState.DETECTED, IncidentState.RESPONDING])
-    return Incident.objects.filter(
-        condition,
-        active,
-        **{f"{clock}_warned_at__isnull": True, f"{clock}_breached": False, f"{clock}_due__gt": now},
+    """Open incidents whose stored warning instant of ``clock`` has come and that are not
+    warned yet (those already past due get the breach, not a warning)."""
+    names = sla.clock_fields(clock)
+    states = WARNING_STATES[SLAClockName(clock)]
+    rows = Incident.objects.filter(
+        state__in=states,
+        **{
+            f"{names.warned_at}__isnull": True,
+            names.breached: False,
+            f"{names.warning_due}__lte": now,
+            f"{names.due}__gt": now,
+        }
     )
+    if clock == SLAClockName.RESPONSE:
+        rows = rows.filter(acknowledged_at__isnull=True)
+    return rows
 
 
 def sla_sweep(now: datetime | None = None) -> dict[str, int]:
     """Find due warnings and breaches with set-based queries and act on each once.
 
     Breaches first (flag + timestamp = the due time, escalate one level, notify),
-    then warnings for clocks not yet past due. Each row is claimed with a
-    conditional UPDATE, so two sweeps at once act once; notifications are deduped.
-    Returns counts of what this run did.
+    then warnings for clocks not yet past due, at their stored instants. Each row is
+    claimed with a conditional UPDATE, so two sweeps at once act once; notifications
+    are deduped. Deadlines and warning instants lie in working time, so a sweep at
+    night finds only what fell due while the desk was working. Returns counts.
     """
     now = now or timezone.now()
     done = {"response_breached": 0, "resolution_breached": 0, "response_warned": 0, "resolution_warned": 0}
     for pk in response_breaches(now).order_by("response_due").values_list("pk", flat=True):
-        done["response_breached"] += _breach(pk, "response", now)
+        done["response_breached"] += _breach(pk, SLAClockName.RESPONSE, now)
     for pk in resolution_breaches(now).order_by("resolution_due").values_list("pk", flat=True):
-        done["resolution_breached"] += _breach(pk, "resolution", now)
-    for clock in ("response", "resolution"):
-        for pk in warnings_due(now, clock).values_list("pk", flat=True):
+        done["resolution_breached"] += _breach(pk, SLAClockName.RESOLUTION, now)
+    for clock in SLAClockName.values:
+        warning_due = sla.clock_fields(clock).warning_due
+        for pk in warnings_due(now, clock).order_by(warning_due).values_list("pk", flat=True):
             done[f"{clock}_warned"] += _warn(pk, clock, now)
     return done
+
+
+# --- SLA calendars and policies ------------------------------------------------
+
+CALENDAR_FIELDS = ("name", "time_zone", "hours", "holidays")
+POLICY_FIELDS = ("response_time", "resolution_time", "notification_level", "warning_threshold", "calendar")
+RETIME_BATCH = 500
+
+
+def _require_calendar_perm(by, action: str) -> None:
+    _require_perm(by, f"incidents.{action}_businesscalendar", f"You may not {action} SLA calendars.")
+
+
+def _clean_calendar(calendar: BusinessCalendar) -> None:
+    """Check and normalise a calendar (field errors as ``DomainValidationError``)."""
+    errors: dict[str, list[str]] = {}
+    calendar.name = (calendar.name or "").strip() if isinstance(calendar.name, str) else ""
+    if not calendar.name:
+        errors["name"] = ["Give the calendar a name."]
+    elif len(calendar.name) > 100:
+        errors["name"] = ["Keep the name to 100 characters or fewer."]
+    elif BusinessCalendar.objects.filter(name__iexact=calendar.name).exclude(pk=calendar.pk).exists():
+        errors["name"] = ["A calendar with this name exists."]
+    try:
+        parsed = sla.parse_calendar(time_zone=calendar.time_zone, hours=calendar.hours, holidays=calendar.holidays)
+    except sla.CalendarError as exc:
+        errors.update(exc.errors)
+    else:
+        calendar.hours = sla.format_hours(parsed.hours)
+        calendar.holidays = sla.format_holidays(parsed.holidays)
+    if errors:
+        raise DomainValidationError(errors)
+    calendar.__dict__.pop("_working_hours", None)
+
+
+@transaction.atomic
+def calendar_create(*, by, name: str, time_zone: str, hours: dict, holidays: list | None = None) -> BusinessCalendar:
+    """Create a business-hours calendar (needs ``incidents.add_businesscalendar``)."""
+    _require_calendar_perm(by, "add")
+    calendar = BusinessCalendar(name=name, time_zone=time_zone, hours=hours, holidays=holidays or [])
+    _clean_calendar(calendar)
+    calendar.save()
+    return calendar
+
+
+@transaction.atomic
+def calendar_update(*, calendar: BusinessCalendar, by, **fields: Any) -> BusinessCalendar:
+    """Change a calendar (needs ``incidents.change_businesscalendar``); the open incidents of
+    every policy that counts in it are re-timed, as a severity change would."""
+    _require_calendar_perm(by, "change")
+    unknown = set(fields) - set(CALENDAR_FIELDS)
+    if unknown:
+        raise DomainValidationError({name: "This field cannot be changed here." for name in sorted(unknown)})
+    locked = BusinessCalendar.objects.select_for_update().get(pk=calendar.pk)
+    for name, value in fields.items():
+        setattr(locked, name, value)
+    _clean_calendar(locked)
+    locked.save()
+    for policy in SLAPolicy.objects.filter(calendar=locked).select_related("calendar"):
+        policy.calendar = locked
+        _retime_open_incidents(policy, by=by, reason=f"calendar {locked.name} changed")
+    return locked
+
+
+@transaction.atomic
+def calendar_delete(*, calendar: BusinessCalendar, by) -> None:
+    """Delete a calendar no policy uses (needs ``incidents.delete_businesscalendar``)."""
+    _require_calendar_perm(by, "delete")
+    in_use = list(SLAPolicy.objects.filter(calendar=calendar).values_list("severity", flat=True))
+    if in_use:
+        raise TransitionNotAllowed(
+            f"{calendar.name} is used by the {', '.join(in_use)} SLA policy: detach it first.", missing=["calendar"]
+        )
+    calendar.delete()
+
+
+@transaction.atomic
+def sla_policy_update(*, policy: SLAPolicy, by, **fields: Any) -> SLAPolicy:
+    """Change an SLA policy (needs ``incidents.change_slapolicy``): targets, level, warning
+    threshold, calendar (``None``: 24 × 7). The open incidents of its severity are
+    re-timed from ``detected_at`` as a severity change would (time on hold kept, in
+    the new calendar's working time); recorded breaches stay.
+    """
+    _require_perm(by, "incidents.change_slapolicy", "You may not change SLA policies.")
+    unknown = set(fields) - set(POLICY_FIELDS)
+    if unknown:
+        raise DomainValidationError({name: "This field cannot be changed here." for name in sorted(unknown)})
+    locked = SLAPolicy.objects.select_for_update(of=("self",)).select_related("calendar").get(pk=policy.pk)
+    old_calendar = locked.calendar_id
+    errors = {}
+    for name in ("response_time", "resolution_time"):
+        if name in fields and (fields[name] is None or fields[name] <= sla.ZERO):
+            errors[name] = "Give a time longer than zero."
+    if errors:
+        raise DomainValidationError(errors)
+    changed = [name for name, value in fields.items() if getattr(locked, name) != value]
+    if not changed:
+        return locked
+    for name in changed:
+        setattr(locked, name, fields[name])
+    locked.save()
+    if set(changed) - {"notification_level"}:
+        calendar = locked.calendar.name if locked.calendar_id else "24 × 7"
+        reason = f"calendar {calendar}" if old_calendar != locked.calendar_id else "policy targets changed"
+        _retime_open_incidents(locked, by=by, reason=reason, recount_holds=old_calendar != locked.calendar_id)
+    return locked
+
+
+def _retime(incident: Incident, policy: SLAPolicy, *, recount_holds: bool, holds: dict) -> None:
+    """Recompute the deadlines and warning instants of one incident with ``policy``.
+
+    With ``recount_holds`` (the calendar changed), the time on hold is measured again in
+    the new calendar from the hold periods of the transition log; an incident whose
+    holds are not in the log keeps its recorded time. A warning already sent for a
+    deadline that moved may go out again for the new one; breaches stay recorded.
+    """
+    periods = holds.get(incident.pk)
+    if recount_holds and periods:
+        incident.time_on_hold = sla.hold_periods_time(periods, clock=policy.clock)
+    old = (incident.response_due, incident.resolution_due)
+    incident.apply_policy(policy)
+    if incident.response_due != old[0] and not incident.response_breached:
+        incident.response_warned_at = None
+    if incident.resolution_due != old[1] and not incident.resolution_breached:
+        incident.resolution_warned_at = None
+
+
+RETIMED_FIELDS = [
+    "time_on_hold", "response_due", "resolution_due", "response_warning_due", "resolution_warning_due",
+    "response_warned_at", "resolution_warned_at", "updated_at",
+]
+
+
+def _retime_open_incidents(policy: SLAPolicy, *, by, reason: str, recount_holds: bool = True) -> int:
+    """Re-time every open incident of ``policy``'s severity, in batches of ``RETIME_BATCH``
+    (one lock-and-read, one log read, one bulk update and one log insert per batch);
+    each gets a ``retime_sla`` entry on its timeline. Returns how many were re-timed."""
+    from opsdesk.models import TransitionLog
+
+    now = timezone.now()
+    pks = list(
+        Incident.objects.filter(severity=policy.severity, state__in=OPEN_STATES).order_by("pk").values_list(
+            "pk", flat=True
+        )
+    )
+    content_type = None
+    for offset in range(0, len(pks), RETIME_BATCH):
+        chunk = pks[offset : offset + RETIME_BATCH]
+        incidents = list(Incident.objects.select_for_update().filter(pk__in=chunk).order_by("pk"))
+        holds = hold_periods(chunk) if recount_holds else {}
+        for incident in incidents:
+            _retime(incident, policy, recount_holds=recount_holds, holds=holds)
+            incident.updated_at = now
+        Incident.objects.bulk_update(incidents, RETIMED_FIELDS)
+        if content_type is None:
+            from django.contrib.contenttypes.models import ContentType
+
+            content_type = ContentType.objects.get_for_model(Incident)
+        TransitionLog.objects.bulk_create(
+            TransitionLog(
+                content_type=content_type, object_id=i.pk, object_number=i.number, transition="retime_sla",
+                from_state=i.state, to_state=i.state,
+                user=by if by is not None and by.is_authenticated else None,
+                comment=f"SLA re-timed: {reason}", timestamp=now,
+            )
+            for i in incidents
+        )
+    return len(pks)
 
 
 def send_routine_digests(now: datetime | None = None) -> int:

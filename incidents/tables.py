@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from .choices import Severity
 from .models import Incident
-from .selectors import sla_state
+from .selectors import sla_clocks, sla_state
 from .templatetags.incident_tags import sla_summary
 
 PAGE_SIZES = (10, 25, 50, 100)
@@ -76,6 +76,7 @@ class IncidentTable(tables.Table):
         super().__init__(*args, **kwargs)
         self.now = now or timezone.now()
         self._sla_template = get_template("incidents/partials/sla_clock.html")
+        self._clocks = None  # each severity's SLA clock, read once when the first row renders
 
     def render_assignee(self, value) -> str:
         return value.get_full_name() or value.username
@@ -89,5 +90,7 @@ class IncidentTable(tables.Table):
         return queryset, True
 
     def render_sla(self, record):
-        summary = sla_summary(record, sla_state(record, now=self.now))
+        if self._clocks is None:
+            self._clocks = sla_clocks()
+        summary = sla_summary(record, sla_state(record, now=self.now, clocks=self._clocks))
         return self._sla_template.render({"sla": summary, "compact": True})

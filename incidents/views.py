@@ -131,6 +131,7 @@ def _detail_response(request, incident: Incident, *, status: int = 200, **bound_
     context = {
         "incident": incident,
         "sla": sla,
+        "sla_calendar": incident.sla_policy().calendar if incident.sla_policy() else None,
         "sla_clocks": [("Response", sla.response), ("Resolution", sla.resolution)],
         "now": now,
         "is_open": is_open,

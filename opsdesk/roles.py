@@ -18,6 +18,7 @@ _READ = [
     "incidents.view_incident",
     "incidents.view_incidentnote",
     "incidents.view_slapolicy",
+    "incidents.view_businesscalendar",
     "changes.view_changerequest",
     "changes.view_changeapproval",
     "changes.view_changefreeze",
@@ -57,6 +58,10 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "incidents.escalate_incident",
         "incidents.view_confidential_incident",
         "incidents.add_incidentnote",
+        "incidents.change_slapolicy",
+        "incidents.add_businesscalendar",
+        "incidents.change_businesscalendar",
+        "incidents.delete_businesscalendar",
     ],
     Role.CHANGE_MANAGERS: [
         *_READ,

@@ -7,9 +7,9 @@ from rest_framework import serializers
 
 from opsdesk.api.workflow import AvailableTransitionsField, TransitionInput
 
-from ..choices import CancelReason, Severity
-from ..models import Incident, IncidentNote
-from ..selectors import sla_state
+from ..choices import CancelReason, Severity, SLAPausedReason, SLAStatus
+from ..models import BusinessCalendar, Incident, IncidentNote, SLAPolicy
+from ..selectors import sla_clocks, sla_state
 from ..services import CREATE_FIELDS, EDITABLE_FIELDS
 
 
@@ -23,7 +23,7 @@ class SeverityField(serializers.ChoiceField):
         super().__init__(choices=Severity.choices, **kwargs)
 
 
-SLA_STATUSES = ["ok", "warning", "breached", "paused", "met"]
+SLA_STATUSES = SLAStatus.values
 
 
 # A plain string in the schema: an enum named "status" would collide with other apps' status enums.
@@ -39,6 +39,19 @@ class CancelReasonField(serializers.ChoiceField):
         super().__init__(choices=CancelReason.choices, **kwargs)
 
 
+@extend_schema_field(
+    {
+        "type": "string",
+        "nullable": True,
+        "enum": [*SLAPausedReason.values, None],
+        "description": "Why a running clock stands still: on_hold | outside_business_hours (null: it runs).",
+    }
+)
+class PausedReasonField(serializers.ChoiceField):
+    def __init__(self, **kwargs):
+        super().__init__(choices=SLAPausedReason.choices, allow_null=True, **kwargs)
+
+
 class SLAClockSerializer(serializers.Serializer):
     """One SLA clock: due time, remaining (negative when breached) and elapsed seconds."""
 
@@ -48,7 +61,9 @@ class SLAClockSerializer(serializers.Serializer):
     breached = serializers.BooleanField()
     breached_at = serializers.DateTimeField(allow_null=True)
     warned_at = serializers.DateTimeField(allow_null=True)
+    warning_due = serializers.DateTimeField(allow_null=True, help_text="When the warning is (or was) due.")
     running = serializers.BooleanField()
+    paused_reason = PausedReasonField()
     status = SLAStatusField()
 
 
@@ -58,8 +73,10 @@ class SLAStateSerializer(serializers.Serializer):
     response = SLAClockSerializer()
     resolution = SLAClockSerializer()
     paused = serializers.BooleanField()
-    time_on_hold_seconds = serializers.FloatField()
+    paused_reason = PausedReasonField()
+    time_on_hold_seconds = serializers.FloatField(help_text="Working time on hold, a running hold included.")
     status = SLAStatusField()
+    calendar = serializers.IntegerField(allow_null=True, help_text="The BusinessCalendar counted in; null: 24 × 7.")
 
 
 READ_ONLY = [
@@ -137,7 +154,10 @@ class IncidentSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(SLAStateSerializer)
     def get_sla(self, obj: Incident) -> dict:
-        return sla_state(obj, now=self.context.get("now")).as_dict()
+        clocks = self.context.get("sla_clocks")
+        if clocks is None:  # read once per response, shared by every row of a list
+            clocks = self.context["sla_clocks"] = sla_clocks()
+        return sla_state(obj, now=self.context.get("now"), clocks=clocks).as_dict()
 
 
 class IncidentCreateSerializer(serializers.ModelSerializer):
@@ -193,3 +213,64 @@ class IncidentNoteSerializer(serializers.ModelSerializer):
         model = IncidentNote
         fields = ["id", "author", "body", "created_at"]
         read_only_fields = ["id", "author", "created_at"]
+
+
+# --- SLA calendars and policies ------------------------------------------------------
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "description": 'Working intervals per weekday: {"mon": [["09:00", "12:00"], ["13:00", "18:00"]], …} '
+        "(keys mon…sun; a missing day is not worked; an interval may end at 24:00).",
+        "additionalProperties": {
+            "type": "array",
+            "items": {"type": "array", "items": {"type": "string", "example": "09:00"}, "minItems": 2, "maxItems": 2},
+        },
+    }
+)
+class HoursField(serializers.JSONField):
+    pass
+
+
+@extend_schema_field(
+    {
+        "type": "array",
+        "description": 'Holidays: dates and [first, last] ranges, e.g. ["2026-12-25", ["2026-12-28", "2026-12-31"]].',
+        "items": {"oneOf": [{"type": "string", "format": "date"},
+                            {"type": "array", "items": {"type": "string", "format": "date"}}]},
+    }
+)
+class HolidaysField(serializers.JSONField):
+    pass
+
+
+class BusinessCalendarSerializer(serializers.ModelSerializer):
+    """A business-hours calendar (§2). Checked by ``incidents.services`` (400 naming the field)."""
+
+    hours = HoursField()
+    holidays = HolidaysField(required=False)
+    policies = serializers.SlugRelatedField(slug_field="severity", many=True, read_only=True)
+
+    class Meta:
+        model = BusinessCalendar
+        fields = ["id", "name", "time_zone", "hours", "holidays", "policies", "updated_at"]
+        read_only_fields = ["id", "policies", "updated_at"]
+        extra_kwargs = {"name": {"validators": []}}  # uniqueness is the service's rule (case-insensitive)
+
+
+class SLAPolicySerializer(serializers.ModelSerializer):
+    """An SLA policy; ``calendar`` (id, or null for 24 × 7) is the field a client may change."""
+
+    severity = SeverityField(read_only=True)
+    calendar = serializers.PrimaryKeyRelatedField(
+        queryset=BusinessCalendar.objects.all(), allow_null=True, required=False,
+        help_text="The BusinessCalendar deadlines count in; null: around the clock.",
+    )
+
+    class Meta:
+        model = SLAPolicy
+        fields = ["severity", "response_time", "resolution_time", "notification_level", "warning_threshold",
+                  "calendar"]
+        read_only_fields = ["severity", "response_time", "resolution_time", "notification_level",
+                            "warning_threshold"]

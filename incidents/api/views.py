@@ -16,9 +16,10 @@ from opsdesk.api.workflow import transition_actions
 from .. import services
 from ..choices import Severity
 from ..filtersets import IncidentFilterSet
-from ..models import Incident
+from ..models import BusinessCalendar, Incident, SLAPolicy
 from ..selectors import incident_list
 from .serializers import (
+    BusinessCalendarSerializer,
     CancelInput,
     CloseInput,
     EscalateInput,
@@ -27,6 +28,7 @@ from .serializers import (
     IncidentSerializer,
     IncidentUpdateSerializer,
     ResolveInput,
+    SLAPolicySerializer,
 )
 
 SEVERITY_RANK = {Severity.CRITICAL: 0, Severity.HIGH: 1, Severity.MEDIUM: 2, Severity.LOW: 3}
@@ -133,3 +135,50 @@ class IncidentViewSet(
         notes = instance.notes.select_related("author")
         return Response(IncidentNoteSerializer(notes, many=True).data)
 
+
+
+class BusinessCalendarViewSet(viewsets.ModelViewSet):
+    """Business-hours calendars (§2): read with ``view_businesscalendar``; superusers and
+    Incident Managers create, change (re-timing the open incidents of the policies that
+    count in it) and delete them (409 while a policy uses one)."""
+
+    serializer_class = BusinessCalendarSerializer
+    queryset = BusinessCalendar.objects.prefetch_related("policies")
+    filter_backends = [OrderingFilter]
+    ordering_fields = ["name", "time_zone"]
+    ordering = ["name"]
+
+    def perform_create(self, serializer):
+        data = serializer.validated_data
+        serializer.instance = services.calendar_create(
+            by=self.request.user, name=data.get("name"), time_zone=data.get("time_zone"),
+            hours=data.get("hours"), holidays=data.get("holidays"),
+        )
+
+    def perform_update(self, serializer):
+        serializer.instance = services.calendar_update(
+            calendar=serializer.instance, by=self.request.user, **serializer.validated_data
+        )
+
+    def perform_destroy(self, instance):
+        services.calendar_delete(calendar=instance, by=self.request.user)
+
+
+
+class SLAPolicyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.UpdateModelMixin,
+                       viewsets.GenericViewSet):
+    """SLA policies by severity. ``PATCH /api/v1/sla-policies/{severity}/`` with
+    ``{"calendar": id | null}`` re-times the open incidents of that severity as a
+    severity change would (needs ``change_slapolicy``: superusers, Incident Managers)."""
+
+    serializer_class = SLAPolicySerializer
+    queryset = SLAPolicy.objects.select_related("calendar")
+    lookup_field = "severity"
+    pagination_class = None
+    filter_backends = []
+    http_method_names = ["get", "patch", "head", "options"]
+
+    def perform_update(self, serializer):
+        serializer.instance = services.sla_policy_update(
+            policy=serializer.instance, by=self.request.user, **serializer.validated_data
+        )

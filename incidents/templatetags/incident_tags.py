@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from django import template
 
-from incidents.choices import IncidentState, Severity
+from incidents.choices import IncidentState, Severity, SLAPausedReason, SLAStatus
 
 register = template.Library()
 
@@ -146,13 +146,13 @@ def sla_percent(clock) -> int:
     return max(0, min(100, round(100 * clock.elapsed_seconds / window)))
 
 
-SLA_STATUS_TEXT = {"ok": "On track", "warning": "Warning", "breached": "Breached", "paused": "Paused", "met": "Met"}
+SLA_STATUS_TEXT = dict(SLAStatus.choices)
 SLA_STATUS_BADGE = {
-    "ok": "bg-success-subtle text-success-emphasis",
-    "warning": "bg-warning-subtle text-warning-emphasis",
-    "breached": "text-bg-danger",
-    "paused": "bg-secondary-subtle text-secondary-emphasis",
-    "met": "bg-success-subtle text-success-emphasis",
+    SLAStatus.OK: "bg-success-subtle text-success-emphasis",
+    SLAStatus.WARNING: "bg-warning-subtle text-warning-emphasis",
+    SLAStatus.BREACHED: "text-bg-danger",
+    SLAStatus.PAUSED: "bg-secondary-subtle text-secondary-emphasis",
+    SLAStatus.MET: "bg-success-subtle text-success-emphasis",
 }
 
 
@@ -166,6 +166,12 @@ def sla_status_badge(status: str) -> str:
     return SLA_STATUS_BADGE.get(status, "text-bg-secondary")
 
 
+@register.filter
+def paused_text(reason: str | None) -> str:
+    """``outside_business_hours`` → ``paused: outside business hours`` (empty when running)."""
+    return f"paused: {SLAPausedReason(reason).label}" if reason else ""
+
+
 @register.inclusion_tag("incidents/partials/severity_badge.html")
 def severity_badge(incident):
     return {"value": incident.severity, "label": incident.get_severity_display()}
@@ -177,16 +183,19 @@ def state_badge(incident):
 
 
 def _clock_summary(name: str, clock) -> dict:
-    status = "ok" if clock.status == "met" else clock.status
+    """One clock in a few words; remaining time is working time, and a clock that stands
+    still says why ("paused: outside business hours · 3 h left")."""
+    status = SLAStatus.OK if clock.status == SLAStatus.MET else clock.status
     remaining = clock.remaining_seconds
+    paused = paused_text(clock.paused_reason)
     if clock.breached:
         text = f"breached by {duration(remaining)}" if remaining is not None and remaining < 0 else "breached"
-    elif clock.status == "met":
+    elif clock.status == SLAStatus.MET:
         text = "met"
     elif remaining is None:
         text = "no deadline"
-    elif clock.status == "paused":
-        text = f"paused · {duration(remaining)} left"
+    elif paused:
+        text = f"{paused} · {duration(remaining)} left"
     else:
         text = f"{duration(remaining)} left"
     return {"name": name, "text": text, "css": f"sla-{status}", "status": clock.status}

@@ -74,7 +74,7 @@ def test_list_selector_query_count(clock, desk, service, django_assert_num_queri
     desk.has_perm("incidents.view_incident")  # permissions are loaded once per request
     with django_assert_num_queries(1):
         rows = list(incident_list(user=desk))
-        [(r.service.name, r.team.name, r.reporter.username, r.sla_warning_threshold) for r in rows]
+        [(r.service.name, r.team.name, r.reporter.username) for r in rows]
 
 
 def test_timeline_has_transitions_events_notes_and_notifications_in_order(clock, manager, service):

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from incidents import services
-from incidents.selectors import incident_list, sla_state
+from incidents.selectors import incident_list, sla_clocks, sla_state
 from incidents.sla import ROUND_THE_CLOCK, resolution_due, response_due, warning_at
 
 from .conftest import T0
@@ -126,11 +126,15 @@ def test_sla_state_as_dict_is_json_ready(clock, service):
     incident = make(service)
     data = sla_state(incident).as_dict()
     assert data["response"]["due"] == (T0 + timedelta(minutes=15)).isoformat()
-    assert set(data) == {"response", "resolution", "paused", "time_on_hold_seconds", "status"}
+    assert set(data) == {
+        "response", "resolution", "paused", "paused_reason", "time_on_hold_seconds", "status", "calendar"
+    }
+    assert (data["paused_reason"], data["calendar"]) == (None, None)
 
 
-def test_sla_state_uses_the_annotated_threshold_without_queries(clock, service, django_assert_num_queries):
+def test_sla_state_with_the_clocks_of_a_list_makes_no_queries(clock, service, django_assert_num_queries):
     make(service)
     incident = incident_list(user=None).get()
+    clocks = sla_clocks()
     with django_assert_num_queries(0):
-        sla_state(incident)
+        sla_state(incident, clocks=clocks)

@@ -339,7 +339,7 @@ def test_queue_shows_each_sla_clock_in_colour(client, desk, frozen):
     assert cell(warning) == ("sla-warning", "2 min left")
     assert cell(late) == ("sla-breached", "breached by 25 min")
     # 8 h window, 30 min used before the hold: 7 h 30 min left, frozen
-    assert cell(held) == ("sla-paused", "paused · 7 h 30 min left")
+    assert cell(held) == ("sla-paused", "paused: on hold · 7 h 30 min left")
 
 
 def test_queue_htmx_refresh_returns_only_the_table(client, desk, frozen):
@@ -359,9 +359,9 @@ def queries_for(client, url) -> int:
 
 
 # session, user, user perms, group perms, user roles (nav), COUNT, the page of rows (one
-# query with service, team, assignee, reporter and the policy threshold), and the filter
-# form's choices: services, teams, users.
-QUEUE_QUERIES = 10
+# query with service, team, assignee and reporter), the SLA policies with their calendars
+# (once for every row), and the filter form's choices: services, teams, users.
+QUEUE_QUERIES = 11
 # session, user, user perms, group perms, user roles (nav), the incident (joined),
 # content type (unless cached), transition log, notes, notifications.
 DETAIL_QUERIES = 10
