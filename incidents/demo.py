@@ -15,6 +15,9 @@ import heapq
 import itertools
 from datetime import timedelta
 
+from django.conf import settings
+from django.utils import timezone
+
 from opsdesk.choices import Role
 from opsdesk.exceptions import DomainValidationError, TransitionNotAllowed
 from opsdesk.notifications import muted
@@ -189,14 +192,47 @@ class ProblemChangeWork:
         self._later(submit_at, submit)
 
 
+# Business-hours SLA calendars (§2): the medium queue is worked in office hours of the
+# site's time zone, the low queue by a desk in Sydney. Their hours never overlap with
+# the site's office hours in UTC, Europe/* and most zones, so whenever the demo is
+# seeded, some open low or medium incidents stand still "outside business hours".
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri")
+
+
+def _calendars(ctx) -> dict[str, str]:
+    """Create the two demo calendars and attach them to the medium and low policies."""
+    year = timezone.localdate(ctx.now).year
+    holidays = []
+    for y in (year - 1, year, year + 1):
+        holidays += [f"{y}-01-01", f"{y}-05-01", [f"{y}-12-24", f"{y}-12-26"], f"{y}-12-31"]
+    office = services.calendar_create(
+        by=ctx.admin,
+        name="Office hours",
+        time_zone=settings.TIME_ZONE,
+        hours={day: [["09:00", "12:30"], ["13:30", "17:30"]] for day in WEEKDAYS},
+        holidays=holidays,
+    )
+    apac = services.calendar_create(
+        by=ctx.admin,
+        name="APAC service desk",
+        time_zone="Australia/Sydney",
+        hours={day: [["09:00", "17:00"]] for day in WEEKDAYS},
+        holidays=[f"{y}-01-26" for y in (year - 1, year, year + 1)],
+    )
+    for severity, calendar in ((Severity.MEDIUM, office), (Severity.LOW, apac)):
+        services.sla_policy_update(policy=SLAPolicy.objects.get(severity=severity), by=ctx.admin, calendar=calendar)
+    return {Severity.MEDIUM: office.name, Severity.LOW: apac.name}
+
+
 def seed(ctx) -> str:
-    """Create the demo incidents; returns a one-line summary."""
+    """Create the demo calendars and incidents; returns a one-line summary."""
     rng = ctx.rng
     now = ctx.now
     desk = ctx.users.get(Role.SERVICE_DESK) or [ctx.admin]
     managers = ctx.users.get(Role.INCIDENT_MANAGERS) or [ctx.admin]
     members = {team.pk: list(team.members.all()) for team in ctx.teams}
-    policies = {p.severity: p for p in SLAPolicy.objects.all()}
+    calendars = _calendars(ctx)
+    policies = {p.severity: p for p in SLAPolicy.objects.select_related("calendar")}
     severities = [s for s, _ in SEVERITY_WEIGHTS]
     weights = [w for _, w in SEVERITY_WEIGHTS]
     recent = 20  # the current queue: detected within the last day and a half
@@ -311,8 +347,25 @@ def seed(ctx) -> str:
                     notes += 1
             counts[incident.state] = counts.get(incident.state, 0) + 1
         problem_changes.run_until(now)
+        # The current queue always holds a fresh low and a fresh medium incident, so that the
+        # business-hours clocks show on the queue, whatever the hour of seeding.
+        for severity, title in (
+            (Severity.MEDIUM, "Report export on {service} takes minutes"),
+            (Severity.LOW, "Typo on the {service} status page"),
+        ):
+            service = rng.choice(ctx.services)
+            incident = services.incident_create(
+                by=rng.choice(desk), title=title.format(service=service.name), service=service,
+                severity=severity, detected_at=now - timedelta(minutes=25), started_at=now - timedelta(minutes=40),
+                description=f"Reported by users of {service.name}.",
+            )
+            services.incident_transition(instance=incident, name="acknowledge", by=rng.choice(desk),
+                                         at=now - timedelta(minutes=10))
+            counts["responding"] = counts.get("responding", 0) + 1
         swept = services.sla_sweep(now=now)
 
     states = ", ".join(f"{count} {state}" for state, count in sorted(counts.items()))
     breaches = swept["response_breached"] + swept["resolution_breached"]
-    return f"{len(detections)} incidents ({states}), {notes} notes, {breaches} SLA breaches flagged"
+    total = sum(counts.values())
+    counted_in = ", ".join(f"{severity} in {name}" for severity, name in calendars.items())
+    return f"{total} incidents ({states}), {notes} notes, {breaches} SLA breaches flagged; SLA calendars: {counted_in}"

@@ -25,7 +25,8 @@ def test_seed_creates_a_realistic_history():
     # ~2 s on an idle laptop; the query budget is the deterministic guard, the time a generous one.
     assert len(queries) < 12000, len(queries)
     assert elapsed < 60
-    assert summary.startswith("300 incidents")
+    assert summary.startswith("302 incidents")
+    assert "SLA calendars: medium in Office hours, low in APAC service desk" in summary
     states = dict(Incident.objects.values_list("state").annotate(n=Count("pk")))
     assert set(states) == {"detected", "responding", "on_hold", "resolved", "closed", "cancelled"}
     assert set(Incident.objects.values_list("severity", flat=True)) == {"critical", "high", "medium", "low"}

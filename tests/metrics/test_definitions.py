@@ -39,7 +39,7 @@ def test_compute_has_the_spec_shape_and_every_key():
     assert list(data) == ["period", "incidents", "changes", "releases", "dora"]
     assert data["period"] == {"from": "2026-11-01", "to": "2026-12-01"}
     assert set(flatten(data)) == set(METRIC_KEYS)
-    assert len(METRIC_KEYS) == 24
+    assert len(METRIC_KEYS) == 25
     assert data["incidents"]["mttr_seconds"] is None
 
 
