@@ -365,6 +365,10 @@ def _holidays_text(holidays) -> str:
     return "\n".join(h if isinstance(h, str) else f"{h[0]}..{h[1]}" for h in holidays or [])
 
 
+def _day_field(key: str, help_text: str = "") -> forms.CharField:
+    return forms.CharField(label=WEEKDAY_LABELS[key], required=False, help_text=help_text)
+
+
 class BusinessCalendarForm(forms.ModelForm):
     """Hours as one line per weekday ("09:00-12:00, 13:00-18:00"), holidays one per line
     ("2026-12-25" or "2026-12-28..2026-12-31"); the service checks and normalises them."""
@@ -374,6 +378,14 @@ class BusinessCalendarForm(forms.ModelForm):
         label="Holidays", required=False, widget=forms.Textarea(attrs={"rows": 6}),
         help_text="One per line: a date (2026-12-25) or a range (2026-12-28..2026-12-31).",
     )
+
+    hours_mon = _day_field("mon", help_text="e.g. 09:00-12:00, 13:00-18:00 (24:00 for midnight); empty: not worked.")
+    hours_tue = _day_field("tue")
+    hours_wed = _day_field("wed")
+    hours_thu = _day_field("thu")
+    hours_fri = _day_field("fri")
+    hours_sat = _day_field("sat")
+    hours_sun = _day_field("sun")
 
     class Meta:
         model = BusinessCalendar
@@ -385,13 +397,8 @@ class BusinessCalendarForm(forms.ModelForm):
         if not self.instance.pk:
             self.initial.setdefault("time_zone", settings.TIME_ZONE)
         for key in WEEKDAY_KEYS:
-            self.fields[f"hours_{key}"] = forms.CharField(
-                label=WEEKDAY_LABELS[key], required=False,
-                initial=_hours_text((self.instance.hours or {}).get(key)),
-                help_text="e.g. 09:00-12:00, 13:00-18:00 (24:00 for midnight); empty: not worked."
-                if key == "mon" else "",
-            )
-        self.fields["holidays_text"].initial = _holidays_text(self.instance.holidays)
+            self.initial.setdefault(f"hours_{key}", _hours_text((self.instance.hours or {}).get(key)))
+        self.initial.setdefault("holidays_text", _holidays_text(self.instance.holidays))
 
     def clean(self):
         cleaned = super().clean()
