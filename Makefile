@@ -31,6 +31,7 @@ lint: install
 bench: install
 	$(PY) bench/metrics_bench.py
 	$(PY) bench/pages_bench.py
+	$(PY) bench/sla_bench.py
 
 clean:
 	rm -rf $(VENV) var db.sqlite3*

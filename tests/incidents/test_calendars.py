@@ -415,3 +415,38 @@ def test_admin_policy_edit_goes_through_the_service_and_re_times(client, clock, 
     assert response.status_code == 302
     assert reload(incident).response_due == berlin(2026, 3, 7, 12, 0)
     assert TransitionLog.objects.filter(object_id=incident.pk, transition="retime_sla").exists()
+
+
+def test_the_worked_example_of_the_docs(clock, service):
+    """docs/incidents.md, "Worked example": every figure."""
+    calendar = services.calendar_create(
+        by=None, name="Office hours", time_zone="Europe/Berlin",
+        hours={d: [["09:00", "12:30"], ["13:30", "17:30"]] for d in ("mon", "tue", "wed", "thu", "fri")},
+        holidays=[["2026-12-24", "2026-12-26"]],
+    )
+    medium = SLAPolicy.objects.get(severity="medium")
+    services.sla_policy_update(policy=medium, by=None, calendar=calendar)
+    clock.move_to(berlin(2026, 3, 27, 16, 0))
+    incident = make(service)
+    assert (incident.response_warning_due, incident.response_due) == (berlin(2026, 3, 27, 17, 30),
+                                                                      berlin(2026, 3, 30, 9, 30))
+    assert (incident.resolution_warning_due, incident.resolution_due) == (berlin(2026, 3, 30, 14, 30),
+                                                                          berlin(2026, 3, 30, 16, 30))
+    state = sla_state(incident, now=berlin(2026, 3, 28, 12, 0))
+    assert (state.paused, state.paused_reason, state.response.remaining_seconds) == (
+        True, "outside_business_hours", 1800
+    )
+    assert services.sla_sweep(now=berlin(2026, 3, 27, 17, 30))["response_warned"] == 1  # at closing time
+    for weekend in (berlin(2026, 3, 27, 23, 0), berlin(2026, 3, 28, 12, 0), berlin(2026, 3, 29, 12, 0)):
+        assert sum(services.sla_sweep(now=weekend).values()) == 0
+    step(incident, "acknowledge", berlin(2026, 3, 30, 9, 10), clock)
+    step(incident, "hold", berlin(2026, 3, 30, 11, 0), clock)
+    resumed = step(incident, "resume", berlin(2026, 3, 31, 10, 0), clock)
+    assert resumed.time_on_hold == timedelta(hours=6, minutes=30)
+    assert resumed.resolution_due == berlin(2026, 3, 31, 15, 30)
+    services.sla_policy_update(policy=medium, by=None, calendar=None)
+    detached = reload(incident)
+    assert detached.time_on_hold == timedelta(hours=23)
+    assert detached.resolution_due == berlin(2026, 3, 28, 23, 0)
+    assert services.sla_sweep()["resolution_breached"] == 1
+    assert reload(incident).resolution_breached_at == berlin(2026, 3, 28, 23, 0)
