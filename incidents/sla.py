@@ -37,8 +37,6 @@ ZERO = timedelta(0)
 MAX_HOLIDAY_ENTRIES = 1000
 MAX_HOLIDAY_RANGE_DAYS = 366
 EARLIEST_HOLIDAY, LATEST_HOLIDAY = date(1970, 1, 1), date(2200, 12, 31)
-# add_working_time gives up (a calendar that is one long holiday) after this many days.
-MAX_SEARCH_DAYS = 20 * 366
 
 
 # --- clocks ------------------------------------------------------------------------
@@ -177,7 +175,10 @@ class WorkingHours(_ClockOps):
             if remaining <= end - begin:
                 return begin + remaining
             remaining -= end - begin
-        limit = day + timedelta(days=MAX_SEARCH_DAYS)
+        # Every full week gives its weekly time except for holidays (each can cost at most a
+        # week) and DST weeks: past this bound the calendar cannot be working at all.
+        weeks = remaining // self._weekly + len(self.holidays) + remaining // (self._weekly * 20) + 4
+        limit = day + timedelta(days=7 * weeks)
         day += timedelta(days=1)
         while day.weekday() != 0:
             total = self._day_total(day)
@@ -197,7 +198,7 @@ class WorkingHours(_ClockOps):
                 return self._inside(day, remaining)
             remaining -= total
             day += timedelta(days=1)
-        raise CalendarError({"holidays": ["The calendar has no working time for twenty years."]})
+        raise CalendarError({"hours": ["The calendar has no working time left to count in."]})
 
     def _inside(self, day: date, remaining: timedelta) -> datetime:
         for begin, end in self.day_intervals(day):

@@ -245,12 +245,17 @@ class HolidaysField(serializers.JSONField):
     pass
 
 
+@extend_schema_field({"type": "string", "description": "A severity whose SLA policy counts in this calendar."})
+class PolicySeveritiesField(serializers.SlugRelatedField):
+    pass
+
+
 class BusinessCalendarSerializer(serializers.ModelSerializer):
     """A business-hours calendar (§2). Checked by ``incidents.services`` (400 naming the field)."""
 
     hours = HoursField()
     holidays = HolidaysField(required=False)
-    policies = serializers.SlugRelatedField(slug_field="severity", many=True, read_only=True)
+    policies = PolicySeveritiesField(slug_field="severity", many=True, read_only=True)
 
     class Meta:
         model = BusinessCalendar

@@ -183,8 +183,8 @@ def state_badge(incident):
 
 
 def _clock_summary(name: str, clock) -> dict:
-    """One clock in a few words; remaining time is working time, and a clock that stands
-    still says why ("paused: outside business hours · 3 h left")."""
+    """One clock in a few words ("3 h left", remaining working time); a clock that stands
+    still says why in ``paused`` ("paused: outside business hours")."""
     status = SLAStatus.OK if clock.status == SLAStatus.MET else clock.status
     remaining = clock.remaining_seconds
     paused = paused_text(clock.paused_reason)
@@ -194,11 +194,10 @@ def _clock_summary(name: str, clock) -> dict:
         text = "met"
     elif remaining is None:
         text = "no deadline"
-    elif paused:
-        text = f"{paused} · {duration(remaining)} left"
     else:
         text = f"{duration(remaining)} left"
-    return {"name": name, "text": text, "css": f"sla-{status}", "status": clock.status}
+    return {"name": name, "text": text, "css": f"sla-{status}", "status": clock.status,
+            "paused": paused if not clock.breached and clock.status != SLAStatus.MET else ""}
 
 
 def sla_summary(incident, state) -> dict:
@@ -210,7 +209,8 @@ def sla_summary(incident, state) -> dict:
     ``other_breached`` names the other clock when it was breached (flags never un-set).
     """
     if incident.state == IncidentState.CANCELLED:
-        return {"name": "", "text": "—", "css": "text-body-secondary", "status": "", "other_breached": ""}
+        return {"name": "", "text": "—", "css": "text-body-secondary", "status": "", "other_breached": "",
+                "paused": ""}
     if incident.acknowledged_at is None and not state.resolution.breached:
         shown, other = _clock_summary("response", state.response), ("resolution", state.resolution)
     else:

@@ -164,14 +164,17 @@ def test_canonical_form_merges_touching_intervals_and_runs_of_dates():
     assert sla.format_holidays(parsed.holidays) == [["2026-12-24", "2026-12-26"], "2026-12-31"]
 
 
-def test_a_calendar_that_is_all_holiday_fails_clearly_instead_of_looping():
-    office = calendar(hours={"mon": [["09:00", "10:00"]]})
-    blocked = sla.WorkingHours(
+def test_years_of_holidays_are_stepped_over_not_looped_forever():
+    office = calendar(zone="UTC", hours={"mon": [["09:00", "10:00"]]})
+    closed = sla.WorkingHours(
         time_zone="UTC", hours=office.hours,
-        holidays=tuple(date(2026, 1, 1) + timedelta(days=i) for i in range(sla.MAX_SEARCH_DAYS + 14)),
+        holidays=tuple(date(2026, 1, 1) + timedelta(days=i) for i in range(3 * 366)),
     )
-    with pytest.raises(sla.CalendarError):
-        blocked.add(datetime(2026, 1, 1, tzinfo=UTC), H)
+    # The first Monday after the holidays: 4 January 2029 is a Thursday, so 8 January 2029.
+    assert closed.add(datetime(2026, 1, 1, tzinfo=UTC), H) == datetime(2029, 1, 8, 10, 0, tzinfo=UTC)
+    # A calendar with one working hour a week still adds 20 years of it quickly and exactly.
+    start = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)  # a Monday
+    assert office.add(start, 1045 * H) == datetime(2026, 1, 5, 10, 0, tzinfo=UTC) + timedelta(weeks=1044)
 
 
 # --- properties -----------------------------------------------------------------------

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 
 import pytest
+import time_machine
 from django.db import connection
 from django.db.models import Count
 
@@ -45,3 +47,28 @@ def models_f(name):
     from django.db.models import F
 
     return F(name)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("now", "paused_severity"),
+    [
+        (datetime(2026, 3, 4, 10, 0, tzinfo=UTC), "low"),  # a Wednesday in office hours: Sydney is closed
+        (datetime(2026, 3, 4, 22, 30, tzinfo=UTC), "medium"),  # the same evening: the office is closed
+        (datetime(2026, 3, 7, 12, 0, tzinfo=UTC), "medium"),  # a Saturday: both are closed
+    ],
+)
+def test_the_demo_queue_shows_clocks_paused_outside_business_hours_at_any_hour(now, paused_severity):
+    from incidents.selectors import sla_clocks, sla_state
+
+    with time_machine.travel(now, tick=False):
+        ctx, _ = seed_kernel(now=now)
+        demo.seed(ctx)
+        clocks = sla_clocks()
+        paused = {
+            incident.severity
+            for incident in Incident.objects.filter(state__in=["detected", "responding"])
+            if sla_state(incident, now=now, clocks=clocks).paused_reason == "outside_business_hours"
+        }
+    assert paused_severity in paused
+    assert paused <= {"low", "medium"}
