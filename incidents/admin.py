@@ -22,7 +22,7 @@ from django_fsm.admin import FSMAdminMixin
 from opsdesk.exceptions import ConcurrentUpdate, DomainValidationError, TransitionNotAllowed
 from opsdesk.workflow import transition_history
 
-from . import services, sla
+from . import calendars, services, sla
 from .choices import OPEN_STATES, WEEKDAY_KEYS, CancelReason
 from .models import BusinessCalendar, Incident, IncidentNote, SLAPolicy
 from .selectors import incidents_visible_to, sla_state
@@ -346,9 +346,9 @@ class SLAPolicyAdmin(admin.ModelAdmin):
         return False
 
     def save_model(self, request, obj, form, change):
-        fields = {name: form.cleaned_data[name] for name in form.changed_data if name in services.POLICY_FIELDS}
+        fields = {name: form.cleaned_data[name] for name in form.changed_data if name in calendars.POLICY_FIELDS}
         try:
-            services.sla_policy_update(policy=obj, by=request.user, **fields)
+            calendars.sla_policy_update(policy=obj, by=request.user, **fields)
         except (DomainValidationError, PermissionDenied) as exc:
             self.message_user(request, getattr(exc, "message", str(exc)), level=messages.ERROR)
 
@@ -458,14 +458,14 @@ class BusinessCalendarAdmin(admin.ModelAdmin):
         fields = {"name": data["name"], "time_zone": data["time_zone"], "hours": data["hours"],
                   "holidays": data["holidays"]}
         if change:
-            saved = services.calendar_update(calendar=obj, by=request.user, **fields)
+            saved = calendars.calendar_update(calendar=obj, by=request.user, **fields)
         else:
-            saved = services.calendar_create(by=request.user, **fields)
+            saved = calendars.calendar_create(by=request.user, **fields)
         obj.pk = saved.pk
         obj.__dict__.update({k: v for k, v in saved.__dict__.items() if not k.startswith("_")})
 
     def delete_model(self, request, obj):
-        services.calendar_delete(calendar=obj, by=request.user)
+        calendars.calendar_delete(calendar=obj, by=request.user)
 
 
 @admin.register(IncidentNote)

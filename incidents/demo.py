@@ -22,7 +22,7 @@ from opsdesk.choices import Role
 from opsdesk.exceptions import DomainValidationError, TransitionNotAllowed
 from opsdesk.notifications import muted
 
-from . import services
+from . import calendars, services
 from .choices import CancelReason, Severity
 from .models import SLAPolicy
 
@@ -205,14 +205,14 @@ def _calendars(ctx) -> dict[str, str]:
     holidays = []
     for y in (year - 1, year, year + 1):
         holidays += [f"{y}-01-01", f"{y}-05-01", [f"{y}-12-24", f"{y}-12-26"], f"{y}-12-31"]
-    office = services.calendar_create(
+    office = calendars.calendar_create(
         by=ctx.admin,
         name="Office hours",
         time_zone=settings.TIME_ZONE,
         hours={day: [["09:00", "12:30"], ["13:30", "17:30"]] for day in WEEKDAYS},
         holidays=holidays,
     )
-    apac = services.calendar_create(
+    apac = calendars.calendar_create(
         by=ctx.admin,
         name="APAC service desk",
         time_zone="Australia/Sydney",
@@ -220,7 +220,7 @@ def _calendars(ctx) -> dict[str, str]:
         holidays=[f"{y}-01-26" for y in (year - 1, year, year + 1)],
     )
     for severity, calendar in ((Severity.MEDIUM, office), (Severity.LOW, apac)):
-        services.sla_policy_update(policy=SLAPolicy.objects.get(severity=severity), by=ctx.admin, calendar=calendar)
+        calendars.sla_policy_update(policy=SLAPolicy.objects.get(severity=severity), by=ctx.admin, calendar=calendar)
     return {Severity.MEDIUM: office.name, Severity.LOW: apac.name}
 
 
@@ -231,7 +231,7 @@ def seed(ctx) -> str:
     desk = ctx.users.get(Role.SERVICE_DESK) or [ctx.admin]
     managers = ctx.users.get(Role.INCIDENT_MANAGERS) or [ctx.admin]
     members = {team.pk: list(team.members.all()) for team in ctx.teams}
-    calendars = _calendars(ctx)
+    calendar_names = _calendars(ctx)
     policies = {p.severity: p for p in SLAPolicy.objects.select_related("calendar")}
     severities = [s for s, _ in SEVERITY_WEIGHTS]
     weights = [w for _, w in SEVERITY_WEIGHTS]
@@ -367,5 +367,5 @@ def seed(ctx) -> str:
     states = ", ".join(f"{count} {state}" for state, count in sorted(counts.items()))
     breaches = swept["response_breached"] + swept["resolution_breached"]
     total = sum(counts.values())
-    counted_in = ", ".join(f"{severity} in {name}" for severity, name in calendars.items())
+    counted_in = ", ".join(f"{severity} in {name}" for severity, name in calendar_names.items())
     return f"{total} incidents ({states}), {notes} notes, {breaches} SLA breaches flagged; SLA calendars: {counted_in}"

@@ -13,7 +13,7 @@ from rest_framework.response import Response
 
 from opsdesk.api.workflow import transition_actions
 
-from .. import services
+from .. import calendars, services
 from ..choices import Severity
 from ..filtersets import IncidentFilterSet
 from ..models import BusinessCalendar, Incident, SLAPolicy
@@ -150,18 +150,18 @@ class BusinessCalendarViewSet(viewsets.ModelViewSet):
 
     def perform_create(self, serializer):
         data = serializer.validated_data
-        serializer.instance = services.calendar_create(
+        serializer.instance = calendars.calendar_create(
             by=self.request.user, name=data.get("name"), time_zone=data.get("time_zone"),
             hours=data.get("hours"), holidays=data.get("holidays"),
         )
 
     def perform_update(self, serializer):
-        serializer.instance = services.calendar_update(
+        serializer.instance = calendars.calendar_update(
             calendar=serializer.instance, by=self.request.user, **serializer.validated_data
         )
 
     def perform_destroy(self, instance):
-        services.calendar_delete(calendar=instance, by=self.request.user)
+        calendars.calendar_delete(calendar=instance, by=self.request.user)
 
 
 
@@ -179,6 +179,6 @@ class SLAPolicyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.
     http_method_names = ["get", "patch", "head", "options"]
 
     def perform_update(self, serializer):
-        serializer.instance = services.sla_policy_update(
+        serializer.instance = calendars.sla_policy_update(
             policy=serializer.instance, by=self.request.user, **serializer.validated_data
         )

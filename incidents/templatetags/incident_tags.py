@@ -102,6 +102,7 @@ TRANSITION_DONE = {
     "cancel": "Cancelled",
     "change severity": "Severity changed",
     "escalate": "Escalated",
+    "retime sla": "SLA re-timed",
     "update": "Updated",
 }
 

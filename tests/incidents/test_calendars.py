@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.urls import reverse
 
-from incidents import services
+from incidents import calendars, services
 from incidents.models import BusinessCalendar, Incident, SLAPolicy
 from incidents.selectors import sla_state
 from metrics.definitions import compute
@@ -31,8 +31,8 @@ def berlin(*args) -> datetime:
 @pytest.fixture
 def office(db):
     """Europe/Berlin, Monday to Friday 09:00-17:00, attached to the medium policy."""
-    calendar = services.calendar_create(by=None, name="Office", time_zone="Europe/Berlin", hours=NINE_TO_FIVE)
-    services.sla_policy_update(policy=SLAPolicy.objects.get(severity="medium"), by=None, calendar=calendar)
+    calendar = calendars.calendar_create(by=None, name="Office", time_zone="Europe/Berlin", hours=NINE_TO_FIVE)
+    calendars.sla_policy_update(policy=SLAPolicy.objects.get(severity="medium"), by=None, calendar=calendar)
     return calendar
 
 
@@ -154,7 +154,7 @@ def test_attaching_a_calendar_re_times_open_incidents_and_detaching_restores(clo
 
     clock.move_to(berlin(2026, 3, 3, 10, 0))
     calendar = BusinessCalendar.objects.create(name="Office", time_zone="Europe/Berlin", hours=NINE_TO_FIVE)
-    services.sla_policy_update(policy=medium, by=None, calendar=calendar)
+    calendars.sla_policy_update(policy=medium, by=None, calendar=calendar)
     retimed = reload(incident)
     assert retimed.time_on_hold == timedelta(hours=1, minutes=30)  # Mon 16-17 and Tue 09-09:30
     assert retimed.resolution_due == berlin(2026, 3, 3, 11, 30)
@@ -163,7 +163,7 @@ def test_attaching_a_calendar_re_times_open_incidents_and_detaching_restores(clo
     entry = TransitionLog.objects.filter(object_id=incident.pk, transition="retime_sla").get()
     assert "Office" in entry.comment
 
-    services.sla_policy_update(policy=medium, by=None, calendar=None)
+    calendars.sla_policy_update(policy=medium, by=None, calendar=None)
     again = reload(incident)
     assert again.time_on_hold == timedelta(hours=17, minutes=30)
     assert again.resolution_due == resumed.resolution_due
@@ -173,7 +173,7 @@ def test_changing_the_hours_of_a_calendar_re_times_its_policies_incidents(clock,
     clock.move_to(berlin(2026, 3, 2, 10, 0))
     incident = make(service)
     assert incident.resolution_due == berlin(2026, 3, 3, 10, 0)  # 7 h on Monday, 1 h on Tuesday
-    services.calendar_update(calendar=office, by=None, hours={"mon": [["09:00", "19:00"]]})
+    calendars.calendar_update(calendar=office, by=None, hours={"mon": [["09:00", "19:00"]]})
     assert reload(incident).resolution_due == berlin(2026, 3, 2, 18, 0)
 
 
@@ -182,7 +182,7 @@ def test_warnings_already_sent_go_out_again_for_a_moved_deadline(clock, service,
     incident = make(service)
     clock.move_to(berlin(2026, 3, 2, 10, 30))
     assert services.sla_sweep()["response_warned"] == 1
-    services.sla_policy_update(policy=SLAPolicy.objects.get(severity="medium"), by=None, calendar=None)
+    calendars.sla_policy_update(policy=SLAPolicy.objects.get(severity="medium"), by=None, calendar=None)
     moved = reload(incident)
     assert (moved.response_due, moved.response_warned_at) == (berlin(2026, 3, 2, 10, 0), None)
     assert services.sla_sweep()["response_breached"] == 1
@@ -331,13 +331,13 @@ def test_api_patch_and_delete_a_calendar(api_client, im, office, clock, service)
     assert response.json()["policies"] == ["medium"]
     assert reload(incident).resolution_due == berlin(2026, 3, 2, 18, 0)
     assert api_client(im).delete(f"/api/v1/calendars/{office.pk}/").status_code == 409
-    services.sla_policy_update(policy=SLAPolicy.objects.get(severity="medium"), by=None, calendar=None)
+    calendars.sla_policy_update(policy=SLAPolicy.objects.get(severity="medium"), by=None, calendar=None)
     assert api_client(im).delete(f"/api/v1/calendars/{office.pk}/").status_code == 204
 
 
 def test_api_patch_sla_policy_attaches_and_detaches_a_calendar(api_client, im, desk, clock, service):
     clock.move_to(berlin(2026, 3, 7, 10, 0))  # Saturday
-    calendar = services.calendar_create(by=None, name="Office", time_zone="Europe/Berlin", hours=NINE_TO_FIVE)
+    calendar = calendars.calendar_create(by=None, name="Office", time_zone="Europe/Berlin", hours=NINE_TO_FIVE)
     incident = make(service)
     assert api_client(desk).patch("/api/v1/sla-policies/medium/", {"calendar": calendar.pk},
                                   format="json").status_code == 403
@@ -416,17 +416,19 @@ def test_admin_policy_edit_goes_through_the_service_and_re_times(client, clock, 
     assert response.status_code == 302
     assert reload(incident).response_due == berlin(2026, 3, 7, 12, 0)
     assert TransitionLog.objects.filter(object_id=incident.pk, transition="retime_sla").exists()
+    page = client.get(reverse("incidents:detail", args=[incident.pk])).content.decode()
+    assert "SLA re-timed" in page and "calendar 24 × 7" in page
 
 
 def test_the_worked_example_of_the_docs(clock, service):
     """docs/incidents.md, "Worked example": every figure."""
-    calendar = services.calendar_create(
+    calendar = calendars.calendar_create(
         by=None, name="Office hours", time_zone="Europe/Berlin",
         hours={d: [["09:00", "12:30"], ["13:30", "17:30"]] for d in ("mon", "tue", "wed", "thu", "fri")},
         holidays=[["2026-12-24", "2026-12-26"]],
     )
     medium = SLAPolicy.objects.get(severity="medium")
-    services.sla_policy_update(policy=medium, by=None, calendar=calendar)
+    calendars.sla_policy_update(policy=medium, by=None, calendar=calendar)
     clock.move_to(berlin(2026, 3, 27, 16, 0))
     incident = make(service)
     assert (incident.response_warning_due, incident.response_due) == (berlin(2026, 3, 27, 17, 30),
@@ -445,7 +447,7 @@ def test_the_worked_example_of_the_docs(clock, service):
     resumed = step(incident, "resume", berlin(2026, 3, 31, 10, 0), clock)
     assert resumed.time_on_hold == timedelta(hours=6, minutes=30)
     assert resumed.resolution_due == berlin(2026, 3, 31, 15, 30)
-    services.sla_policy_update(policy=medium, by=None, calendar=None)
+    calendars.sla_policy_update(policy=medium, by=None, calendar=None)
     detached = reload(incident)
     assert detached.time_on_hold == timedelta(hours=23)
     assert detached.resolution_due == berlin(2026, 3, 28, 23, 0)
