@@ -300,13 +300,17 @@ class Incident(WorkflowModel):
     )
     def resume(self, *, by, at) -> None:
         """Restart the clock; ``resolution_due`` moves later by exactly the paused working time."""
+        clock = self.sla_clock()
+        before = self.time_on_hold
         self.time_on_hold = sla.resume_hold_time(
-            time_on_hold=self.time_on_hold, on_hold_since=self.on_hold_since, at=at, clock=self.sla_clock()
+            time_on_hold=before, on_hold_since=self.on_hold_since, at=at, clock=clock
         )
         self.on_hold_since = None
         policy = self.sla_policy()
         if policy is not None:
             self.apply_policy(policy)
+        elif self.resolution_due is not None:  # no policy (never seeded): shift by the paused time
+            self.resolution_due = clock.add(self.resolution_due, self.time_on_hold - before)
 
     @transition(
         field=state,

@@ -179,7 +179,9 @@ def test_years_of_holidays_are_stepped_over_not_looped_forever():
 
 # --- properties -----------------------------------------------------------------------
 
-ZONES = ["UTC", "Europe/Berlin", "America/New_York", "Australia/Sydney", "Asia/Kolkata", "Pacific/Chatham"]
+# Chatham: offsets of 12:45/13:45; Santiago: DST changes at midnight; Lord Howe: a 30-minute DST shift.
+ZONES = ["UTC", "Europe/Berlin", "America/New_York", "Australia/Sydney", "Asia/Kolkata", "Pacific/Chatham",
+         "America/Santiago", "Australia/Lord_Howe"]
 
 
 @st.composite
