@@ -69,3 +69,35 @@ def test_service_desk_logs_finds_and_acknowledges_an_incident(page, live_server,
     assert incident.state == IncidentState.RESPONDING
     assert incident.acknowledged_at is not None
     screenshot(page, "incidents-acknowledged")
+
+
+def test_queue_and_page_say_when_a_business_hours_clock_stands_still(page, live_server, login, screenshot):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from incidents import calendars, services
+    from incidents.choices import WEEKDAY_KEYS
+    from incidents.models import SLAPolicy
+
+    # A calendar worked only two days from now, 09:00-10:00 UTC: now is outside its hours.
+    other_day = WEEKDAY_KEYS[(timezone.now() + timedelta(days=2)).weekday()]
+    office = calendars.calendar_create(by=None, name="Back office", time_zone="UTC",
+                                       hours={other_day: [["09:00", "10:00"]]})
+    calendars.sla_policy_update(policy=SLAPolicy.objects.get(severity="medium"), by=None, calendar=office)
+    incident = services.incident_create(by=None, title="Report export is slow", service=ServiceFactory(),
+                                        severity="medium")
+    desk = UserFactory(username="desk", roles=[Role.SERVICE_DESK])
+    login(page, live_server, desk)
+    for width in (1280, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.goto(f"{live_server.url}/incidents/")
+        row = page.locator(f"#incident-{incident.pk}")
+        assert "paused: outside business hours" in row.inner_text()
+        assert "2 h left" in row.inner_text()  # all of the response window, in working time
+        screenshot(page, f"incidents-queue-business-hours-{width}")
+        page.goto(f"{live_server.url}/incidents/{incident.pk}/")
+        assert "SLA paused: outside business hours" in page.locator("#sla-headline").inner_text()
+        assert "Back office" in page.locator("#sla-calendar").inner_text()
+        assert page.locator("#sla-paused").inner_text() == "yes, outside business hours"
+        screenshot(page, f"incidents-detail-business-hours-{width}")
