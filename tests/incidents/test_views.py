@@ -363,9 +363,9 @@ def queries_for(client, url) -> int:
 # query with service, team, assignee and reporter), the SLA policies with their calendars
 # (once for every row), and the filter form's choices: services, teams, users.
 QUEUE_QUERIES = 11
-# session, user, user perms, group perms, user roles (nav), the incident (joined),
-# content type (unless cached), transition log, notes, notifications.
-DETAIL_QUERIES = 10
+# session, user, user perms, group perms, user roles (nav), the incident (joined), its SLA
+# policy with its calendar, content type (unless cached), transition log, notes, notifications.
+DETAIL_QUERIES = 11
 
 
 def test_queue_query_count_does_not_grow_with_rows(client, desk, frozen, django_assert_num_queries):
