@@ -36,6 +36,7 @@ ZERO = timedelta(0)
 # Bounds on a calendar, so that every computation ends quickly.
 MAX_HOLIDAY_ENTRIES = 1000
 MAX_HOLIDAY_RANGE_DAYS = 366
+MAX_HOLIDAY_DAYS = 5000  # in all: each request that reads a calendar parses them
 EARLIEST_HOLIDAY, LATEST_HOLIDAY = date(1970, 1, 1), date(2200, 12, 31)
 
 
@@ -372,6 +373,9 @@ def _parse_holidays(holidays: Any, errors: list[str]) -> tuple[date, ...]:
                 errors.append(f"{entry!r}: dates are YYYY-MM-DD between 1970 and 2200.")
             else:
                 days.add(day)
+    if len(days) > MAX_HOLIDAY_DAYS:
+        errors.append(f"At most {MAX_HOLIDAY_DAYS} holiday days in all.")
+        return ()
     return tuple(sorted(days))
 
 

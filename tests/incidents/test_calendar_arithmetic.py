@@ -145,6 +145,8 @@ def test_zero_and_negative():
         ("Europe/Berlin", {"mon": [["09:00", "17:00"]]}, [["2026-12-31", "2026-12-24"]], "holidays", "ends before"),
         ("Europe/Berlin", {"mon": [["09:00", "17:00"]]}, [["2020-01-01", "2024-01-01"]], "holidays", "at most"),
         ("Europe/Berlin", {"mon": [["09:00", "17:00"]]}, "xmas", "holidays", "list"),
+        ("Europe/Berlin", {"mon": [["09:00", "17:00"]]},
+         [[f"{y}-01-01", f"{y}-12-31"] for y in range(2000, 2020)], "holidays", "in all"),
     ],
 )
 def test_bad_calendars_name_the_field(zone, hours, holidays, field, text):
