@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from opsdesk.models import Service, Team
 
-from .choices import ApprovalRole, ChangeState
+from .choices import RISK_QUESTIONS, ApprovalRole, ChangeState, Complexity, UserImpact
 from .models import ChangeRequest, StandardChangeTemplate
 
 DATETIME_LOCAL_FORMAT = "%Y-%m-%dT%H:%M"
@@ -25,7 +25,6 @@ PLAN_FIELDS = [
     "title",
     "description",
     "change_type",
-    "risk",
     "template",
     "services",
     "planned_start",
@@ -56,7 +55,74 @@ def _textarea(rows: int = 3) -> forms.Textarea:
     return forms.Textarea(attrs={"rows": rows})
 
 
-class ChangeRequestForm(forms.ModelForm):
+_BOOLEAN_CHOICES = [("", "— answer —"), ("yes", "Yes"), ("no", "No")]
+
+
+class RiskQuestionnaireMixin(forms.Form):
+    """The five questions of the risk score (§3.1), as form fields ``risk_<key>``, and the override.
+
+    Used by the change form and the admin's change form, so both ask the same questions.
+    """
+
+    risk_user_impact = forms.ChoiceField(
+        label=RISK_QUESTIONS["user_impact"][0], required=False,
+        choices=[("", "— answer —"), *UserImpact.choices],
+    )
+    risk_complexity = forms.ChoiceField(
+        label=RISK_QUESTIONS["complexity"][0], required=False, choices=[("", "— answer —"), *Complexity.choices],
+    )
+    risk_tested_in_staging = forms.ChoiceField(
+        label=RISK_QUESTIONS["tested_in_staging"][0], required=False, choices=_BOOLEAN_CHOICES
+    )
+    risk_rollback_tested = forms.ChoiceField(
+        label=RISK_QUESTIONS["rollback_tested"][0], required=False, choices=_BOOLEAN_CHOICES
+    )
+    risk_outage_required = forms.ChoiceField(
+        label=RISK_QUESTIONS["outage_required"][0], required=False, choices=_BOOLEAN_CHOICES
+    )
+    risk_override = forms.ChoiceField(
+        label="Override the risk", required=False,
+        choices=[("", "No: the score decides"), ("low", "Low"), ("medium", "Medium"), ("high", "High")],
+        help_text="Change Managers only, with a reason (logged).",
+    )
+    risk_override_reason = forms.CharField(
+        label="Reason for the override", required=False, widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+    def initial_risk(self, instance) -> None:
+        answers = instance.risk_answers if instance is not None and isinstance(instance.risk_answers, dict) else {}
+        for key in RISK_QUESTIONS:
+            value = answers.get(key)
+            self.initial.setdefault(
+                f"risk_{key}", {True: "yes", False: "no"}.get(value, value) if value is not None else ""
+            )
+        if instance is not None and instance.risk_override_reason:
+            self.initial.setdefault("risk_override", instance.risk)
+            self.initial.setdefault("risk_override_reason", instance.risk_override_reason)
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("risk_override") and not (cleaned.get("risk_override_reason") or "").strip():
+            self.add_error("risk_override_reason", "Say why the risk differs from the score.")
+        return cleaned
+
+    def risk_fields(self) -> dict:
+        """``risk_answers``, ``risk_override_reason`` and (when overriding) ``risk`` for the services."""
+        answers = {}
+        for key, (_question, allowed) in RISK_QUESTIONS.items():
+            value = self.cleaned_data.get(f"risk_{key}")
+            if value in (None, ""):
+                continue
+            answers[key] = {"yes": True, "no": False}[value] if True in allowed else value
+        data = {"risk_answers": answers, "risk_override_reason": (self.cleaned_data.get("risk_override_reason") or "")}
+        if self.cleaned_data.get("risk_override"):
+            data["risk"] = self.cleaned_data["risk_override"]
+        else:
+            data["risk_override_reason"] = ""
+        return data
+
+
+class ChangeRequestForm(RiskQuestionnaireMixin, forms.ModelForm):
     """The plans of a draft change (create and edit)."""
 
     services = forms.ModelMultipleChoiceField(
@@ -105,6 +171,7 @@ class ChangeRequestForm(forms.ModelForm):
             self.fields["template"].queryset = StandardChangeTemplate.objects.filter(
                 Q(active=True) | Q(pk=self.instance.template_id)
             ).order_by("name")
+        self.initial_risk(self.instance if self.instance.pk else None)
         tz_name = timezone.get_current_timezone_name()
         self.fields["planned_start"].help_text = f"Site time ({tz_name})."
         self.fields["planned_end"].help_text = f"Site time ({tz_name}); must be after the start."
@@ -115,13 +182,24 @@ class ChangeRequestForm(forms.ModelForm):
                 "What and why",
                 "title",
                 "description",
-                Row(Column("change_type", css_class="col-md-4"), Column("risk", css_class="col-md-4"),
-                    Column("template", css_class="col-md-4")),
+                Row(Column("change_type", css_class="col-md-6"), Column("template", css_class="col-md-6")),
             ),
             Fieldset(
                 "Where and when",
                 Row(Column("services", css_class="col-md-6"), Column("implementer", css_class="col-md-6")),
                 Row(Column("planned_start", css_class="col-md-6"), Column("planned_end", css_class="col-md-6")),
+            ),
+            Fieldset(
+                "Risk questionnaire",
+                HTML('<p class="small text-body-secondary mb-2">The answers, the services\' criticality and '
+                     'their failed or rolled-back changes of the last 180 days make the risk score '
+                     '(low &lt; 35 ≤ medium &lt; 65 ≤ high). Unanswered questions count their highest points.</p>'),
+                Row(Column("risk_user_impact", css_class="col-md-4"), Column("risk_complexity", css_class="col-md-4"),
+                    Column("risk_outage_required", css_class="col-md-4")),
+                Row(Column("risk_tested_in_staging", css_class="col-md-4"),
+                    Column("risk_rollback_tested", css_class="col-md-4"),
+                    Column("risk_override", css_class="col-md-4")),
+                "risk_override_reason",
             ),
             Fieldset(
                 "Assessment",
@@ -151,6 +229,7 @@ class ChangeRequestForm(forms.ModelForm):
         """The cleaned values as keyword arguments for change_create / change_update."""
         data = {name: self.cleaned_data[name] for name in PLAN_FIELDS}
         data["services"] = list(data["services"])
+        data.update(self.risk_fields())
         return data
 
 

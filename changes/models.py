@@ -1,8 +1,12 @@
-"""Changes (§3): change requests, board approvals, standard templates and freezes."""
+"""Changes (§3): change requests, board approvals, standard templates, freezes, maintenance
+windows, CAB meetings and calendar feed tokens."""
 
 from __future__ import annotations
 
+import zoneinfo
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 from django_fsm import FSMField, transition
@@ -12,7 +16,7 @@ from opsdesk.exceptions import DomainValidationError
 from opsdesk.models import AppendOnlyModel
 from opsdesk.workflow import WorkflowModel
 
-from .choices import ApprovalRole, ChangeState, ChangeType, Decision, Risk
+from .choices import RISK_QUESTIONS, ApprovalRole, ChangeState, ChangeType, Decision, Risk
 
 BEFORE_START = [ChangeState.DRAFT, ChangeState.SUBMITTED, ChangeState.APPROVED]
 
@@ -50,6 +54,10 @@ class ChangeFreeze(models.Model):
         help_text="Leave empty to freeze every service.",
     )
     reason = models.TextField(blank=True)
+    sequence = models.PositiveIntegerField(
+        default=0, editable=False, help_text="Revision number, the calendar feed's SEQUENCE."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["start"]
@@ -59,6 +67,59 @@ class ChangeFreeze(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args, **kwargs) -> None:
+        if not self._state.adding:
+            self.sequence += 1  # every edit is a new revision for subscribed calendars
+        super().save(*args, **kwargs)
+
+
+WEEKDAY_NAMES = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+
+
+def site_time_zone() -> str:
+    return settings.TIME_ZONE
+
+
+def validate_time_zone(value: str) -> None:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValidationError(f"“{value}” is not an IANA time zone (e.g. Europe/Zurich).") from exc
+
+
+class MaintenanceWindow(models.Model):
+    """When a service may be changed: weekdays and a time of day in the window's own time zone.
+
+    An end time at or before the start time ends on the next day (22:00–02:00);
+    equal times mean the whole day. A service without windows may be changed at
+    any time; a service with windows only inside one of them.
+    """
+
+    service = models.ForeignKey("opsdesk.Service", on_delete=models.CASCADE, related_name="maintenance_windows")
+    name = models.CharField(max_length=100, blank=True, help_text="E.g. “Sunday early morning”.")
+    weekdays = models.JSONField(default=list, help_text="Days the window opens: 0 = Monday … 6 = Sunday.")
+    start_time = models.TimeField()
+    end_time = models.TimeField(help_text="At or before the start time: the window ends the next day.")
+    time_zone = models.CharField(max_length=64, default=site_time_zone, validators=[validate_time_zone])
+
+    class Meta:
+        ordering = ["service__name", "start_time", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.service}: {self.describe()}"
+
+    def describe(self) -> str:
+        days = ", ".join(WEEKDAY_NAMES[day] for day in sorted(self.weekdays or []) if 0 <= day <= 6)
+        return f"{days or 'no day'} {self.start_time:%H:%M}–{self.end_time:%H:%M} ({self.time_zone})"
+
+    def clean(self) -> None:
+        days = self.weekdays
+        if not isinstance(days, list) or not days or any(
+            not isinstance(day, int) or isinstance(day, bool) or not 0 <= day <= 6 for day in days
+        ):
+            raise ValidationError({"weekdays": "Pick at least one weekday (0 = Monday … 6 = Sunday)."})
+        self.weekdays = sorted(set(days))
 
 
 class ChangeRequest(WorkflowModel):
@@ -71,7 +132,16 @@ class ChangeRequest(WorkflowModel):
     title = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     change_type = models.CharField(max_length=10, choices=ChangeType.choices, default=ChangeType.NORMAL)
-    risk = models.CharField(max_length=10, choices=Risk.choices, default=Risk.MEDIUM)
+    risk = models.CharField(
+        max_length=10, choices=Risk.choices, default=Risk.MEDIUM,
+        help_text="Follows the risk score unless a Change Manager overrides it with a reason.",
+    )
+    risk_answers = models.JSONField(default=dict, blank=True, help_text="The risk questionnaire's answers.")
+    risk_score = models.PositiveSmallIntegerField(default=0, editable=False)
+    risk_factors = models.JSONField(default=list, blank=True, editable=False)
+    risk_override_reason = models.TextField(
+        blank=True, help_text="Why the risk differs from the score (Change Managers); empty: the score decides."
+    )
     impact_assessment = models.TextField(blank=True)
     business_justification = models.TextField(blank=True)
     implementation_plan = models.TextField(blank=True)
@@ -112,6 +182,13 @@ class ChangeRequest(WorkflowModel):
         max_length=50, null=True, blank=True, editable=False,
         help_text="The automation rule that created this record (empty when a person did).",
     )
+    conflicts = models.JSONField(
+        default=list, blank=True, editable=False,
+        help_text="Recomputed whenever the window, the services or the implementer change (changes/conflicts.py).",
+    )
+    sequence = models.PositiveIntegerField(
+        default=0, editable=False, help_text="Revision number, the calendar feed's SEQUENCE."
+    )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
     state = FSMField(
@@ -127,8 +204,19 @@ class ChangeRequest(WorkflowModel):
             ("verify_changerequest", "Can move changes to verifying"),
             ("close_changerequest", "Can record the outcome of changes"),
             ("cancel_changerequest", "Can cancel changes"),
+            ("override_risk_changerequest", "Can override the computed risk of changes"),
         ]
         indexes = [models.Index(fields=["planned_start", "planned_end"])]
+
+    def save(self, *args, **kwargs) -> None:
+        if not self._state.adding:
+            self.sequence += 1  # every edit and transition is a new revision for subscribed calendars
+        super().save(*args, **kwargs)
+
+    @property
+    def unanswered_risk_questions(self) -> list[str]:
+        answers = self.risk_answers if isinstance(self.risk_answers, dict) else {}
+        return [key for key in RISK_QUESTIONS if key not in answers]
 
     def available_transitions_for(self, user) -> list[str]:
         """The user's transitions, without approve/reject (those go through the board services)."""
@@ -150,8 +238,15 @@ class ChangeRequest(WorkflowModel):
         if self.change_type == ChangeType.STANDARD:
             if self.template_id is None:
                 errors["template"] = "A standard change needs a standard change template."
-            if self.risk != Risk.LOW:
-                errors["risk"] = "A standard change must be low risk."
+            if Risk.for_score(self.risk_score) != Risk.LOW:
+                errors["risk"] = (
+                    f"A standard change must compute low risk; its score is {self.risk_score} "
+                    f"({Risk.for_score(self.risk_score).label.lower()}). Raise it as a normal change."
+                )
+        if self.unanswered_risk_questions:
+            errors["risk_answers"] = (
+                "Answer the risk questionnaire to submit: " + ", ".join(self.unanswered_risk_questions) + "."
+            )
         if errors:
             raise DomainValidationError(errors)
         self.submitted_at = at
@@ -229,3 +324,59 @@ class ChangeApproval(AppendOnlyModel):
 
     def __str__(self) -> str:
         return f"{self.change.number} {self.role}: {self.decision} by {self.approver}"
+
+
+class CABMeeting(models.Model):
+    """A change advisory board meeting; its agenda is computed (``selectors.cab_agenda``).
+
+    The agenda is every normal change submitted before ``cutoff`` and still
+    awaiting a decision; the board decides on it in place in the admin.
+    """
+
+    title = models.CharField(max_length=200, blank=True, help_text="Empty: “CAB <date>”.")
+    starts_at = models.DateTimeField()
+    cutoff = models.DateTimeField(help_text="Normal changes submitted before this are on the agenda.")
+    minutes = models.TextField(blank=True)
+    minutes_recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", editable=False
+    )
+    minutes_recorded_at = models.DateTimeField(null=True, blank=True, editable=False)
+    attendees = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="cab_meetings")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-starts_at", "-id"]
+        verbose_name = "CAB meeting"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(cutoff__lte=models.F("starts_at")), name="cab_cutoff_before_start"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.title or f"CAB {timezone.localtime(self.starts_at):%Y-%m-%d %H:%M}"
+
+
+class CalendarFeedToken(models.Model):
+    """A user's secret for the change calendar feed (calendar clients cannot send headers).
+
+    Only the SHA-256 of the token is stored; the token itself is shown once.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="calendar_feed_tokens")
+    name = models.CharField(max_length=100, help_text="Where it is used, e.g. “Outlook on my laptop”.")
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    prefix = models.CharField(max_length=8, editable=False, help_text="The token's first characters, to tell it apart.")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None

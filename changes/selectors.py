@@ -1,27 +1,28 @@
-"""Reads of the change process: conflicts, freezes, the board's queue, approver roles."""
+"""Reads of the change process: who may decide or edit, freezes, the board's queue and meetings,
+the failure history behind the risk score, the calendar feed's events."""
 
 from __future__ import annotations
 
-from django.db.models import Case, Exists, F, Func, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
-from django.db.models.functions import Coalesce
+from datetime import datetime, timedelta
 
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet
+
+from opsdesk.exceptions import TransitionNotAllowed
 from opsdesk.roles import user_roles
 
-from .choices import APPROVAL_ROLE_GROUP, REQUIRED_APPROVAL_ROLES, ApprovalRole, ChangeState
-from .models import ChangeApproval, ChangeFreeze, ChangeRequest
+from .choices import APPROVAL_ROLE_GROUP, REQUIRED_APPROVAL_ROLES, ApprovalRole, ChangeState, ChangeType, Decision
+from .models import CABMeeting, CalendarFeedToken, ChangeApproval, ChangeFreeze, ChangeRequest
 
-# The states of the *other* change that make an overlapping window a conflict (§3).
-CONFLICTING_STATES = (ChangeState.APPROVED, ChangeState.IN_PROGRESS)
-# The states in which a change's own conflicts still matter (not yet finished).
-OPEN_STATES = (
-    ChangeState.DRAFT,
-    ChangeState.SUBMITTED,
-    ChangeState.APPROVED,
-    ChangeState.IN_PROGRESS,
-    ChangeState.VERIFYING,
-)
+# Only drafts are editable: once submitted, a change is the board's record.
+EDITABLE_STATES = (ChangeState.DRAFT,)
+# How far back the risk score looks at failed and rolled-back changes (§3.1).
+FAILURE_HISTORY_DAYS = 180
+# The calendar feed's changes (§3.1): planned and not yet finished.
+FEED_STATES = (ChangeState.SUBMITTED, ChangeState.APPROVED, ChangeState.IN_PROGRESS, ChangeState.VERIFYING)
 
 _ServiceLink = ChangeRequest.services.through
+_Incident = ChangeRequest.incidents.field.related_model
 
 
 def changes_list() -> QuerySet[ChangeRequest]:
@@ -46,67 +47,6 @@ def approver_roles_of(user) -> list[ApprovalRole]:
         return []
     groups = user_roles(user)
     return [role for role, group in APPROVAL_ROLE_GROUP.items() if group in groups]
-
-
-def change_conflicts(change: ChangeRequest) -> QuerySet[ChangeRequest]:
-    """Other approved or in-progress changes on a shared service whose planned window overlaps.
-
-    Empty for a change without a complete window or one that is already finished.
-    """
-    if (
-        change.pk is None
-        or change.planned_start is None
-        or change.planned_end is None
-        or change.state not in OPEN_STATES
-    ):
-        return ChangeRequest.objects.none()
-    return (
-        ChangeRequest.objects.filter(
-            state__in=CONFLICTING_STATES,
-            planned_start__lt=change.planned_end,
-            planned_end__gt=change.planned_start,
-            pk__in=_ServiceLink.objects.filter(
-                service_id__in=_ServiceLink.objects.filter(changerequest_id=change.pk).values("service_id")
-            ).values("changerequest_id"),
-        )
-        .exclude(pk=change.pk)
-        .order_by("planned_start", "pk")
-    )
-
-
-def conflicts_count_expression():
-    """An annotation: how many conflicts each row of a ChangeRequest queryset has (one subquery)."""
-    shares_a_service = _ServiceLink.objects.filter(
-        changerequest_id=OuterRef("pk"),  # the other change
-        service__changes=OuterRef(OuterRef("pk")),  # the annotated change
-    )
-    others = (
-        ChangeRequest.objects.filter(
-            state__in=CONFLICTING_STATES,
-            planned_start__lt=OuterRef("planned_end"),
-            planned_end__gt=OuterRef("planned_start"),
-        )
-        .exclude(pk=OuterRef("pk"))
-        .filter(Exists(shares_a_service))
-        .order_by()
-        .annotate(total=Func(F("pk"), function="COUNT", output_field=IntegerField()))
-        .values("total")
-    )
-    count = Coalesce(Subquery(others, output_field=IntegerField()), 0)
-    # Finished changes and changes without a window show no conflicts.
-    return Case(
-        When(
-            Q(state__in=OPEN_STATES) & Q(planned_start__isnull=False) & Q(planned_end__isnull=False),
-            then=count,
-        ),
-        default=Value(0),
-        output_field=IntegerField(),
-    )
-
-
-def with_conflicts_count(queryset: QuerySet[ChangeRequest]) -> QuerySet[ChangeRequest]:
-    """``queryset`` annotated with ``conflicts_count``."""
-    return queryset.annotate(conflicts_count=conflicts_count_expression())
 
 
 def freezes_covering(change: ChangeRequest) -> QuerySet[ChangeFreeze]:
@@ -157,6 +97,80 @@ def changes_awaiting_approval_by(user) -> QuerySet[ChangeRequest]:
     return changes_list().filter(condition).order_by("planned_start", "pk")
 
 
+def is_editable(change: ChangeRequest, user=None) -> bool:
+    """May ``change`` still be edited — and by ``user``, when given (the one rule every screen asks)?"""
+    if change.state not in EDITABLE_STATES:
+        return False
+    return user is None or (user.is_authenticated and user.is_active and user.has_perm("changes.change_changerequest"))
+
+
+def decision_refusal(
+    change: ChangeRequest, user, role: str, *, decisions=None, verb: str = "decided"
+) -> Exception | None:
+    """Why ``user`` may not decide ``change`` in ``role`` now, or None (the one rule of who decides).
+
+    ``decisions`` are the change's approvals (default: ``change.approvals.all()``,
+    prefetched by list pages; the service passes the rows it read under its lock).
+    403 (PermissionDenied): not in the role's group, a role the type does not need,
+    the requester, someone who decided another role. 409 (TransitionNotAllowed):
+    the change is not submitted, or the role was already decided.
+    """
+    role = ApprovalRole(role)
+    if role not in approver_roles_of(user):
+        return PermissionDenied(f"Only members of {APPROVAL_ROLE_GROUP[role]} may decide in the {role} role.")
+    if change.state != ChangeState.SUBMITTED:
+        return TransitionNotAllowed(
+            f"{change.number} is {change.get_state_display().lower()}: only submitted changes can be {verb}."
+        )
+    required = REQUIRED_APPROVAL_ROLES[change.change_type]
+    if role not in required:
+        return PermissionDenied(
+            f"A {change.get_change_type_display().lower()} change is decided by "
+            f"{', '.join(required) or 'nobody (it is pre-approved)'}, not by {role}."
+        )
+    if change.requester_id == user.pk:
+        return PermissionDenied("You requested this change: someone else must decide on it.")
+    for existing in change.approvals.all() if decisions is None else decisions:
+        if existing.approver_id == user.pk:
+            return PermissionDenied(
+                f"You already decided on {change.number} as {existing.role}: "
+                "one person decides at most one role of a change."
+            )
+        if existing.role == role:
+            return TransitionNotAllowed(
+                f"The {role} role of {change.number} was already decided ({existing.decision}) "
+                f"by {existing.approver}."
+            )
+    return None
+
+
+def decidable_roles(change: ChangeRequest, user) -> list[ApprovalRole]:
+    """The roles ``user`` could decide ``change`` in now (uses prefetched approvals)."""
+    return [role for role in approver_roles_of(user) if decision_refusal(change, user, role) is None]
+
+
+def failure_history(service_ids, *, now: datetime, exclude_pk: int | None = None) -> tuple[int, int]:
+    """(failed or rolled back, all finished) changes on any of ``service_ids`` in the last 180 days.
+
+    One aggregate query, however many changes there are.
+    """
+    ids = list(service_ids)
+    if not ids:
+        return 0, 0
+    finished = ChangeRequest.objects.filter(
+        state__in=(ChangeState.COMPLETED, ChangeState.FAILED, ChangeState.ROLLED_BACK),
+        actual_end__gte=now - timedelta(days=FAILURE_HISTORY_DAYS),
+        actual_end__lt=now,
+        pk__in=_ServiceLink.objects.filter(service_id__in=ids).values("changerequest_id"),
+    )
+    if exclude_pk:
+        finished = finished.exclude(pk=exclude_pk)
+    totals = finished.aggregate(
+        total=Count("pk"), failed=Count("pk", filter=Q(state__in=(ChangeState.FAILED, ChangeState.ROLLED_BACK)))
+    )
+    return totals["failed"], totals["total"]
+
+
 def pending_roles(change: ChangeRequest) -> list[ApprovalRole]:
     """The required roles of ``change`` that have not decided yet (uses prefetched approvals)."""
     decided = {approval.role for approval in change.approvals.all()}
@@ -176,41 +190,6 @@ def approval_summary(change: ChangeRequest) -> str:
     return f"{approved}/{len(required)}" + (": " + " ".join(marks) if marks else "")
 
 
-def conflicts_by_change(changes) -> dict[int, list[ChangeRequest]]:
-    """The conflicts of many changes at once (a list page): two queries whatever their number.
-
-    ``changes`` must have their ``services`` prefetched. Same rule as ``change_conflicts``.
-    """
-    wanted = [
-        change for change in changes
-        if change.pk and change.planned_start and change.planned_end and change.state in OPEN_STATES
-    ]
-    result: dict[int, list[ChangeRequest]] = {change.pk: [] for change in changes if change.pk}
-    service_ids = {service.pk for change in wanted for service in change.services.all()}
-    if not service_ids:
-        return result
-    candidates = list(
-        ChangeRequest.objects.filter(
-            state__in=CONFLICTING_STATES,
-            planned_start__lt=max(change.planned_end for change in wanted),
-            planned_end__gt=min(change.planned_start for change in wanted),
-            pk__in=_ServiceLink.objects.filter(service_id__in=service_ids).values("changerequest_id"),
-        )
-        .order_by("planned_start", "pk")
-        .prefetch_related("services")
-    )
-    for change in wanted:
-        mine = {service.pk for service in change.services.all()}
-        result[change.pk] = [
-            other for other in candidates
-            if other.pk != change.pk
-            and other.planned_start < change.planned_end
-            and other.planned_end > change.planned_start
-            and mine & {service.pk for service in other.services.all()}
-        ]
-    return result
-
-
 def changes_in_window(start, end, *, exclude_states=()) -> QuerySet[ChangeRequest]:
     """Changes whose planned window overlaps ``[start, end)``, earliest first (the calendar's read)."""
     return (
@@ -224,3 +203,67 @@ def changes_in_window(start, end, *, exclude_states=()) -> QuerySet[ChangeReques
 def freezes_in_window(start, end) -> QuerySet[ChangeFreeze]:
     """Change freezes overlapping ``[start, end)``, with their services."""
     return ChangeFreeze.objects.filter(start__lt=end, end__gt=start).prefetch_related("services")
+
+
+# --- the board's meetings -------------------------------------------------------------------
+
+
+def _board_rows(queryset: QuerySet[ChangeRequest]) -> QuerySet[ChangeRequest]:
+    """What an agenda card shows: requester, implementer, services, decisions with their approvers."""
+    return queryset.select_related("requester", "implementer", "template").prefetch_related(
+        "services", Prefetch("approvals", queryset=ChangeApproval.objects.select_related("approver"))
+    )
+
+
+def cab_agenda(meeting: CABMeeting) -> QuerySet[ChangeRequest]:
+    """Every normal change submitted before the cutoff and still awaiting a decision, oldest first."""
+    return _board_rows(
+        ChangeRequest.objects.filter(
+            change_type=ChangeType.NORMAL, state=ChangeState.SUBMITTED, submitted_at__lt=meeting.cutoff
+        )
+    ).order_by("submitted_at", "pk")
+
+
+def cab_decided(meeting: CABMeeting) -> QuerySet[ChangeRequest]:
+    """Normal changes submitted before the cutoff whose board decision came at or after it."""
+    rejected_since = ChangeApproval.objects.filter(
+        change=OuterRef("pk"), decision=Decision.REJECTED, decided_at__gte=meeting.cutoff
+    )
+    return _board_rows(
+        ChangeRequest.objects.filter(change_type=ChangeType.NORMAL, submitted_at__lt=meeting.cutoff).filter(
+            Q(approved_at__gte=meeting.cutoff) | Q(state=ChangeState.REJECTED, pk__in=rejected_since.values("change"))
+        )
+    ).order_by("submitted_at", "pk")
+
+
+def cab_meetings() -> QuerySet[CABMeeting]:
+    return CABMeeting.objects.prefetch_related("attendees")
+
+
+# --- the calendar feed ----------------------------------------------------------------------
+
+
+def feed_changes() -> QuerySet[ChangeRequest]:
+    """The changes of the calendar feed: submitted to verifying, with a planned window."""
+    return (
+        ChangeRequest.objects.filter(
+            state__in=FEED_STATES, planned_start__isnull=False, planned_end__isnull=False
+        )
+        .select_related("implementer")
+        .prefetch_related(
+            "services",
+            Prefetch("incidents", queryset=_Incident.objects.only("pk", "number", "confidential").order_by("number")),
+        )
+        .order_by("planned_start", "pk")
+    )
+
+
+def feed_freezes() -> QuerySet[ChangeFreeze]:
+    return ChangeFreeze.objects.prefetch_related("services").order_by("start", "pk")
+
+
+def feed_tokens_of(user) -> QuerySet[CalendarFeedToken]:
+    """A user's feed tokens, active first, newest first."""
+    return CalendarFeedToken.objects.filter(user=user).order_by(
+        F("revoked_at").asc(nulls_first=True), "-created_at", "-id"
+    )

@@ -14,7 +14,7 @@ from .templatetags.changes_tags import change_risk_badge, change_state_badge, ch
 
 
 class ChangeRequestTable(tables.Table):
-    """One row per change; the queryset prefetches services and approvals, annotates ``conflicts_count``."""
+    """One row per change; the queryset prefetches services and approvals (conflicts are stored)."""
 
     number = tables.Column(verbose_name="Number", attrs={"td": {"class": "text-nowrap"}})
     title = tables.Column(linkify=("changes:detail", {"pk": tables.A("pk")}))
@@ -41,10 +41,11 @@ class ChangeRequestTable(tables.Table):
 
     def render_number(self, record):
         flags = []
-        if getattr(record, "conflicts_count", 0):
+        if record.conflicts:
             flags.append(format_html(
-                ' <span class="badge text-bg-warning" title="Overlaps {} approved or in-progress change(s) '
-                'on a shared service">conflict</span>', record.conflicts_count,
+                ' <span class="badge text-bg-warning" title="{}">{} conflict{}</span>',
+                " · ".join(item["detail"] for item in record.conflicts), len(record.conflicts),
+                "s" if len(record.conflicts) != 1 else "",
             ))
         if record.in_freeze:
             flags.append(format_html(
@@ -61,7 +62,8 @@ class ChangeRequestTable(tables.Table):
         return change_type_badge(record)
 
     def render_risk(self, record):
-        return change_risk_badge(record)
+        return format_html('{} <span class="small text-body-secondary" title="Risk score">{}</span>',
+                           change_risk_badge(record), record.risk_score)
 
     def render_state(self, record):
         return change_state_badge(record)

@@ -15,7 +15,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.http import Http404, HttpResponse, HttpResponseForbidden, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -28,11 +28,11 @@ from opsdesk.exceptions import ConcurrentUpdate, DomainValidationError, Transiti
 from opsdesk.web import add_domain_errors, run_action
 from opsdesk.workflow import transition_history
 
-from . import selectors, services
+from . import ical, selectors, services
 from .choices import REQUIRED_APPROVAL_ROLES, ApprovalRole, ChangeState, ChangeType
 from .filtersets import ChangeRequestFilterSet
 from .forms import OUTCOME_TRANSITIONS, PAGE_TRANSITIONS, ChangeRequestForm, DecisionForm, TransitionForm
-from .models import ChangeRequest, StandardChangeTemplate
+from .models import CalendarFeedToken, ChangeRequest, StandardChangeTemplate
 from .tables import ChangeRequestTable
 
 VIEW_PERM = "changes.view_changerequest"
@@ -76,9 +76,7 @@ class ChangeListView(LoginRequiredMixin, SingleTableMixin, FilterView):
         return super().dispatch(request, *args, **kwargs)
 
     def get_queryset(self):
-        return selectors.with_conflicts_count(
-            selectors.changes_list().prefetch_related("approvals").order_by("-created_at", "-id")
-        )
+        return selectors.changes_list().prefetch_related("approvals").order_by("-created_at", "-id")
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -156,7 +154,7 @@ def change_edit(request, pk: int):
     """A change manager edits a draft (``services.change_update``); other states are read-only."""
     _require(request.user, CHANGE_PERM, "Only Change Managers may edit changes.")
     change = get_object_or_404(ChangeRequest.objects.prefetch_related("services"), pk=pk)
-    if change.state != ChangeState.DRAFT:
+    if not selectors.is_editable(change):
         messages.error(
             request,
             f"{change.number} is {change.get_state_display().lower()}: only drafts can be edited.",
@@ -226,16 +224,6 @@ def _action_buttons(change: ChangeRequest, user) -> list[ActionButton]:
     ]
 
 
-def _decision_roles(change: ChangeRequest, user, rows: list[RoleApproval]) -> list[tuple[str, str]]:
-    """The roles in which ``user`` could decide on this change now (the service has the last word)."""
-    if change.state != ChangeState.SUBMITTED or change.requester_id == user.pk:
-        return []
-    if any(row.decision is not None and row.decision.approver_id == user.pk for row in rows):
-        return []
-    waiting = {row.role for row in rows if row.waiting}
-    return [(role, ApprovalRole(role).label) for role in selectors.approver_roles_of(user) if role in waiting]
-
-
 @login_required
 def change_detail(request, pk: int):
     """Everything about one change, with the actions this user may take."""
@@ -248,21 +236,20 @@ def change_detail(request, pk: int):
     actions = _action_buttons(change, request.user)
     # Confidential incidents stay hidden from those who may not see them (SPEC §6).
     incidents = list(incidents_visible_to(request.user).filter(changes=change).order_by("-detected_at"))
-    conflicts = list(selectors.change_conflicts(change).prefetch_related("services"))
     freezes = list(selectors.freezes_covering(change))
     context = {
         "change": change,
         "approval_rows": rows,
         "waiting_roles": [row.label for row in rows if row.waiting],
-        "conflicts": conflicts,
+        "conflicts": change.conflicts,
         "incidents": incidents,
         "hidden_incidents": len(change.incidents.all()) - len(incidents),
         "freezes": freezes,
         "timeline": transition_history(change),
         "actions": actions,
         "needs_review": any(action.needs_review for action in actions),
-        "decision_roles": _decision_roles(change, request.user, rows),
-        "can_edit": change.state == ChangeState.DRAFT and request.user.has_perm(CHANGE_PERM),
+        "decision_roles": [(role, role.label) for role in selectors.decidable_roles(change, request.user)],
+        "can_edit": selectors.is_editable(change, request.user),
     }
     return render(request, "changes/changerequest_detail.html", context)
 
@@ -409,5 +396,59 @@ def change_calendar(request):
         "state_choices": [
             (value, label) for value, label in ChangeState.choices if value not in HIDDEN_FROM_CALENDAR
         ],
+        "feed_tokens": list(selectors.feed_tokens_of(request.user)[:20]),
+        # The plain token is shown once, right after it was issued (then only its prefix).
+        "new_feed_url": request.session.pop(NEW_FEED_URL_SESSION_KEY, None),
+        "api_feed_url": request.build_absolute_uri(reverse("change-calendar-feed")),
     }
     return render(request, "changes/changerequest_calendar.html", context)
+
+
+# --- calendar feed ----------------------------------------------------------------------------
+
+NEW_FEED_URL_SESSION_KEY = "changes:new-feed-url"
+
+
+@login_required
+@require_POST
+def feed_token_issue(request):
+    """Issue a calendar feed token for the signed-in user; its URL is shown once on the calendar page."""
+    name = request.POST.get("name", "")
+    done = {}
+
+    def act():
+        done["token"], done["plain"] = services.feed_token_issue(user=request.user, by=request.user, name=name)
+
+    if run_action(request, act):
+        url = request.build_absolute_uri(reverse("changes:calendar-feed")) + "?token=" + done["plain"]
+        request.session[NEW_FEED_URL_SESSION_KEY] = url
+        messages.success(request, f"Feed token “{done['token'].name}” issued. Copy its address now: "
+                                  "it is shown only this once.")
+    return redirect("changes:calendar")
+
+
+@login_required
+@require_POST
+def feed_token_revoke(request, pk: int):
+    """Revoke one of the signed-in user's feed tokens."""
+    token = get_object_or_404(CalendarFeedToken, pk=pk, user=request.user)
+    run_action(request, lambda: services.feed_token_revoke(token=token, by=request.user),
+               success=f"Feed token “{token.name}” revoked: calendars using it stop updating.")
+    return redirect("changes:calendar")
+
+
+def calendar_feed(request):
+    """GET /changes/calendar.ics?token=…: the iCalendar feed for calendar clients (no session needed)."""
+    if request.method not in ("GET", "HEAD"):
+        return HttpResponseNotAllowed(["GET", "HEAD"])
+    user = services.feed_token_user(request.GET.get("token"))
+    if user is None:
+        return HttpResponseForbidden(
+            "Unknown or revoked calendar feed token. Issue a new one on the change calendar page.",
+            content_type="text/plain; charset=utf-8",
+        )
+    body = ical.build_calendar(selectors.feed_changes(), selectors.feed_freezes())
+    response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
+    response["Content-Disposition"] = 'inline; filename="opsdesk-changes.ics"'
+    response["Cache-Control"] = "private, max-age=300"
+    return response

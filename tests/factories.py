@@ -81,6 +81,13 @@ class IncidentFactory(factory.django.DjangoModelFactory):
         return incident
 
 
+# A complete risk questionnaire that scores low on a low or medium criticality service.
+LOW_RISK_ANSWERS = {
+    "user_impact": "none", "complexity": "low", "tested_in_staging": True, "rollback_tested": True,
+    "outage_required": False,
+}
+
+
 class ChangeRequestFactory(factory.django.DjangoModelFactory):
     """A draft normal change, ready to submit (plans and a window in the future)."""
 
@@ -91,6 +98,7 @@ class ChangeRequestFactory(factory.django.DjangoModelFactory):
     title = factory.Sequence(lambda n: f"Change {n}")
     change_type = "normal"
     risk = "medium"
+    risk_answers = factory.LazyFunction(lambda: dict(LOW_RISK_ANSWERS))
     implementation_plan = "Apply the change."
     testing_plan = "Run the smoke tests."
     rollback_plan = "Revert to the previous version."

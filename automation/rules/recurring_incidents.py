@@ -8,7 +8,7 @@ from django.conf import settings
 from rest_framework import serializers
 
 from changes import services as change_services
-from changes.choices import ChangeType, Risk
+from changes.choices import ChangeType
 from changes.models import ChangeRequest
 from incidents.choices import IncidentState
 from incidents.models import Incident
@@ -127,8 +127,7 @@ class RecurringIncidentsToChange(Rule):
             recurring_service=service,
             title=f"Recurring incidents on {service.name}"[:200],
             description=f"{summary}. Find the underlying problem and plan a fix.",
-            change_type=ChangeType.NORMAL,
-            risk=Risk.MEDIUM,
+            change_type=ChangeType.NORMAL,  # the risk follows the score until the questionnaire is answered
             implementer=service.owner_team,
             services=[service],
             incidents=[i.pk for i in cluster],

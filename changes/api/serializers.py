@@ -6,8 +6,8 @@ from rest_framework import serializers
 
 from opsdesk.api.workflow import AvailableTransitionsField, TransitionInput
 
-from .. import selectors, services
-from ..choices import ApprovalRole
+from .. import services
+from ..choices import ApprovalRole, ConflictKind, Risk, RiskFactor
 from ..models import ChangeApproval, ChangeRequest
 
 
@@ -20,11 +20,24 @@ class ChangeApprovalSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ConflictSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = ChangeRequest
-        fields = ["id", "number", "title", "planned_start", "planned_end"]
-        read_only_fields = fields
+class ConflictSerializer(serializers.Serializer):
+    """One stored conflict (§3.1); ``change``/``number`` name the other change, or are null."""
+
+    kind = serializers.ChoiceField(choices=ConflictKind.choices)
+    detail = serializers.CharField()
+    change = serializers.IntegerField(allow_null=True)
+    number = serializers.CharField(allow_null=True)
+
+
+class RiskFactorSerializer(serializers.Serializer):
+    factor = serializers.ChoiceField(choices=RiskFactor.choices)
+    points = serializers.IntegerField()
+    detail = serializers.CharField()
+
+
+class RiskAnswersField(serializers.JSONField):
+    """The questionnaire: ``user_impact`` none|some|all, ``complexity`` low|medium|high,
+    ``tested_in_staging``, ``rollback_tested``, ``outage_required`` (booleans). Checked by the service."""
 
 
 class VisibleIncidentsField(serializers.PrimaryKeyRelatedField):
@@ -37,43 +50,35 @@ class VisibleIncidentsField(serializers.PrimaryKeyRelatedField):
         return incidents_visible_to(request.user if request else None)
 
 
-class ChangeRequestListSerializer(serializers.ListSerializer):
-    """Computes the conflicts of a whole page at once (constant query count)."""
-
-    def to_representation(self, data):
-        items = list(data.all() if hasattr(data, "all") else data)
-        self._context["conflicts"] = selectors.conflicts_by_change(items)
-        return super().to_representation(items)
-
-
 class ChangeRequestSerializer(serializers.ModelSerializer):
     """A change request; writes go through ``change_create``/``change_update`` (drafts only)."""
 
     available_transitions = AvailableTransitionsField()
-    conflicts = serializers.SerializerMethodField()
+    conflicts = ConflictSerializer(many=True, read_only=True)
+    risk_answers = RiskAnswersField(required=False)
+    risk_factors = RiskFactorSerializer(many=True, read_only=True)
+    risk = serializers.ChoiceField(
+        choices=Risk.choices, required=False,
+        help_text="Follows risk_score; a different value needs risk_override_reason (Change Managers).",
+    )
     approvals = ChangeApprovalSerializer(many=True, read_only=True)
     incidents = VisibleIncidentsField(many=True, required=False)
 
     class Meta:
         model = ChangeRequest
-        list_serializer_class = ChangeRequestListSerializer
         fields = [
-            "id", "number", "title", "description", "change_type", "risk", "impact_assessment",
+            "id", "number", "title", "description", "change_type", "risk", "risk_answers", "risk_score",
+            "risk_factors", "risk_override_reason", "impact_assessment",
             "business_justification", "implementation_plan", "testing_plan", "rollback_plan",
             "post_implementation_review", "services", "planned_start", "planned_end", "actual_start",
             "actual_end", "requester", "implementer", "template", "incidents", "release", "submitted_at",
             "approved_at", "in_freeze", "state", "created_at", "updated_at", "available_transitions",
-            "conflicts", "approvals",
+            "conflicts", "approvals", "sequence",
         ]
         read_only_fields = [
             "number", "actual_start", "actual_end", "requester", "submitted_at", "approved_at",
-            "in_freeze", "state", "created_at", "updated_at",
+            "in_freeze", "state", "created_at", "updated_at", "risk_score", "sequence",
         ]
-
-    def get_conflicts(self, obj) -> list[dict]:
-        known = self.context.get("conflicts")
-        conflicts = known[obj.pk] if known is not None and obj.pk in known else selectors.change_conflicts(obj)
-        return ConflictSerializer(conflicts, many=True).data
 
     def create(self, validated_data):
         return services.change_create(by=self.context["request"].user, **validated_data)

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import json
+
+from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch
-from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, viewsets
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import mixins, renderers, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from opsdesk.api.workflow import transition_actions
 
-from .. import selectors, services
+from .. import ical, selectors, services
 from ..filtersets import ChangeRequestFilterSet
 from ..models import ChangeRequest
 from .serializers import ChangeApprovalSerializer, ChangeRequestSerializer, DecisionInput, OutcomeInput
@@ -31,7 +37,7 @@ class _ChangeRequestWorkflowViewSet(
     serializer_class = ChangeRequestSerializer
     filterset_class = ChangeRequestFilterSet
     ordering_fields = ["number", "created_at", "planned_start", "planned_end", "submitted_at", "approved_at",
-                       "risk", "state", "change_type"]
+                       "risk", "risk_score", "state", "change_type"]
     ordering = ["-created_at", "-id"]
     transition_service = staticmethod(services.change_transition)
 
@@ -41,7 +47,6 @@ class _ChangeRequestWorkflowViewSet(
 
         visible = Prefetch("incidents", queryset=incidents_visible_to(self.request.user))
         return selectors.changes_list().prefetch_related(visible, "approvals__approver")
-
 
 
 class ChangeRequestViewSet(_ChangeRequestWorkflowViewSet):
@@ -86,3 +91,38 @@ class ChangeRequestViewSet(_ChangeRequestWorkflowViewSet):
     def approvals(self, request, pk=None):
         change = self.get_object()
         return Response(ChangeApprovalSerializer(change.approvals.select_related("approver"), many=True).data)
+
+
+class ICalendarRenderer(renderers.BaseRenderer):
+    """``text/calendar``: the feed's bytes as they are; errors as JSON text."""
+
+    media_type = "text/calendar"
+    format = "ics"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        if isinstance(data, bytes):
+            return data
+        return json.dumps(data).encode()
+
+
+class ChangeCalendarFeedView(APIView):
+    """GET /api/v1/changes/calendar.ics: the change calendar for API clients (session or token)."""
+
+    permission_classes = [IsAuthenticated]
+    renderer_classes = [ICalendarRenderer, renderers.JSONRenderer]
+
+    @extend_schema(
+        summary="The change calendar as iCalendar",
+        description="RFC 5545: one VEVENT per submitted, approved, in-progress or verifying change with a "
+                    "planned window (UID `<number>@opsdesk`, SEQUENCE grows with every edit) and one per change "
+                    "freeze. Calendar clients that cannot send headers use `/changes/calendar.ics?token=`.",
+        responses={200: OpenApiResponse(OpenApiTypes.BINARY, description="text/calendar"), 403: None},
+    )
+    def get(self, request):
+        if not request.user.has_perm("changes.view_changerequest"):
+            raise PermissionDenied("Your role does not include viewing changes.")
+        body = ical.build_calendar(selectors.feed_changes(), selectors.feed_freezes())
+        response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
+        response["Content-Disposition"] = 'inline; filename="opsdesk-changes.ics"'
+        return response

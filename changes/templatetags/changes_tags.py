@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import template
 from django.utils.html import format_html
 
-from changes.choices import ChangeState, ChangeType, Risk
+from changes.choices import ChangeState, ChangeType, ConflictKind, Risk, RiskFactor
 
 register = template.Library()
 
@@ -86,3 +86,21 @@ def transition_label(name: str) -> str:
     if name.startswith("approval:"):
         return f"board decision ({name.split(':', 1)[1]})"
     return name.replace("_", " ")
+
+
+@register.filter
+def conflict_label(kind: str) -> str:
+    """The label of a conflict kind (``outside_maintenance_window`` → "Outside the maintenance window")."""
+    try:
+        return ConflictKind(kind).label
+    except ValueError:
+        return kind
+
+
+@register.filter
+def risk_factor_label(factor: str) -> str:
+    """The label of a risk factor key."""
+    try:
+        return RiskFactor(factor).label
+    except ValueError:
+        return factor

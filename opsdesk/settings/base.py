@@ -170,6 +170,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "incidents.sla_sweep",
         "schedule": timedelta(minutes=1),
     },
+    "change-conflicts": {
+        "task": "changes.refresh_conflicts",
+        "schedule": timedelta(minutes=15),
+    },
     "routine-digest": {
         "task": "incidents.send_routine_digests",
         "schedule": crontab(hour=7, minute=0),

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from changes import services
+from changes import conflicts, services
 from changes.models import StandardChangeTemplate
 from opsdesk.choices import Role
 from tests.factories import ChangeRequestFactory, ServiceFactory
@@ -56,7 +56,9 @@ def make_change(change_manager, service):
     def make(**fields):
         fields.setdefault("requester", change_manager)
         fields.setdefault("services", [service])
-        return ChangeRequestFactory(**fields)
+        change = ChangeRequestFactory(**fields)
+        conflicts.refresh_around(change)  # as change_create does
+        return change
 
     return make
 

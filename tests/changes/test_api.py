@@ -11,7 +11,7 @@ from changes import services
 from changes.choices import ChangeState
 from changes.models import ChangeApproval, ChangeFreeze, ChangeRequest
 from opsdesk.choices import Role
-from tests.factories import ServiceFactory
+from tests.factories import LOW_RISK_ANSWERS, ServiceFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -27,7 +27,7 @@ def new_change_body(service, **extra):
     return {
         "title": "Upgrade the database",
         "change_type": "normal",
-        "risk": "medium",
+        "risk_answers": dict(LOW_RISK_ANSWERS),
         "services": [service.pk],
         "testing_plan": "Smoke tests",
         "rollback_plan": "Restore the snapshot",
@@ -190,14 +190,13 @@ def test_conflicts_field(api_client, approved_change, make_change, change_manage
     first = approved_change()
     draft = make_change(planned_start=first.planned_start, planned_end=first.planned_end)
     body = api_client(change_manager).get(detail(draft)).json()
-    assert body["conflicts"] == [{
-        "id": first.pk, "number": first.number, "title": first.title,
-        "planned_start": first.planned_start.isoformat().replace("+00:00", "Z"),
-        "planned_end": first.planned_end.isoformat().replace("+00:00", "Z"),
-    }]
+    assert [(c["kind"], c["change"], c["number"]) for c in body["conflicts"]] == [
+        ("overlap", first.pk, first.number)
+    ]
+    assert first.number in body["conflicts"][0]["detail"]
     listed = {row["id"]: row["conflicts"] for row in api_client(change_manager).get(LIST).json()["results"]}
-    assert [c["id"] for c in listed[draft.pk]] == [first.pk]
-    assert [c["id"] for c in listed[first.pk]] == []
+    assert [c["change"] for c in listed[draft.pk]] == [first.pk]
+    assert [c["change"] for c in listed[first.pk]] == []
 
 
 def test_filters_and_ordering(api_client, api_reader, make_change, submitted_change, service):

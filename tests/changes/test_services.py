@@ -17,7 +17,7 @@ from changes.models import ChangeApproval, ChangeFreeze, ChangeRequest
 from opsdesk.choices import Role
 from opsdesk.exceptions import ConcurrentUpdate, DomainValidationError, TransitionNotAllowed
 from opsdesk.models import Notification, TransitionLog
-from tests.factories import ServiceFactory
+from tests.factories import LOW_RISK_ANSWERS, ServiceFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -27,8 +27,8 @@ pytestmark = pytest.mark.django_db
 
 def test_create_sets_requester_services_and_template_plans(change_manager, service, template):
     change = services.change_create(
-        by=change_manager, title="Renew TLS", change_type="standard", risk="low", template=template,
-        services=[service],
+        by=change_manager, title="Renew TLS", change_type="standard", risk_answers=LOW_RISK_ANSWERS,
+        template=template, services=[service],
     )
     assert change.requester == change_manager
     assert change.state == ChangeState.DRAFT
@@ -135,7 +135,12 @@ def test_standard_change_is_approved_at_submit(make_change, change_manager, temp
     assert not ChangeApproval.objects.filter(change=change).exists()
 
 
-@pytest.mark.parametrize(("fields", "field"), [({"template": None}, "template"), ({"risk": "medium"}, "risk")])
+MEDIUM_RISK_ANSWERS = {**LOW_RISK_ANSWERS, "user_impact": "all", "complexity": "high"}
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"), [({"template": None}, "template"), ({"risk_answers": MEDIUM_RISK_ANSWERS}, "risk")]
+)
 def test_standard_change_needs_template_and_low_risk(make_change, change_manager, template, fields, field):
     change = make_change(**{"change_type": "standard", "risk": "low", "template": template, **fields})
     with pytest.raises(DomainValidationError) as exc:
@@ -459,16 +464,20 @@ def test_requester_notified_of_approval_and_rejection(submitted_change, board, c
 # --- conflicts ------------------------------------------------------------------------
 
 
+def _others(change, kind="overlap"):
+    change.refresh_from_db()
+    return [item["change"] for item in change.conflicts if item["kind"] == kind]
+
+
 def test_conflicts_shown_on_each_side(approved_change, make_change, service, window):
     start, end = window
     first = approved_change(planned_start=start, planned_end=end)
     second = approved_change(planned_start=start + timedelta(hours=1), planned_end=end + timedelta(hours=1))
     draft = make_change(planned_start=start, planned_end=end)
-    assert list(selectors.change_conflicts(first)) == [second]
-    assert list(selectors.change_conflicts(second)) == [first]
-    assert list(selectors.change_conflicts(draft)) == [first, second]
-    counts = dict(selectors.with_conflicts_count(ChangeRequest.objects.all()).values_list("pk", "conflicts_count"))
-    assert counts == {first.pk: 1, second.pk: 1, draft.pk: 2}
+    assert _others(first) == [second.pk]
+    assert _others(second) == [first.pk]
+    assert _others(draft) == [first.pk, second.pk]
+    assert draft.conflicts[0]["number"] == first.number and service.name in draft.conflicts[0]["detail"]
 
 
 def test_no_conflict_without_shared_service_or_overlap(approved_change, make_change, window):
@@ -476,8 +485,8 @@ def test_no_conflict_without_shared_service_or_overlap(approved_change, make_cha
     approved_change(planned_start=start, planned_end=end, services=[ServiceFactory()])
     approved_change(planned_start=end, planned_end=end + timedelta(hours=1))
     draft = make_change(planned_start=start, planned_end=end)
-    assert not selectors.change_conflicts(draft).exists()
-    assert selectors.with_conflicts_count(ChangeRequest.objects.filter(pk=draft.pk)).get().conflicts_count == 0
+    draft.refresh_from_db()
+    assert draft.conflicts == []
 
 
 def test_only_approved_or_in_progress_changes_conflict(submitted_change, approved_change, make_change, window,
@@ -487,9 +496,9 @@ def test_only_approved_or_in_progress_changes_conflict(submitted_change, approve
     done = approved_change(planned_start=start, planned_end=end)
     done = services.change_transition(instance=done, name="start", by=change_manager)
     draft = make_change(planned_start=start, planned_end=end)
-    assert list(selectors.change_conflicts(draft)) == [done]
+    assert _others(draft) == [done.pk]
     services.change_transition(instance=done, name="verify", by=change_manager)
-    assert not selectors.change_conflicts(draft).exists()
+    assert _others(draft) == []
 
 
 # --- concurrency ----------------------------------------------------------------------

@@ -1,11 +1,12 @@
-"""Writes of the change process: create, edit, transitions, board decisions, linked incidents.
+"""Writes of a change request: create, edit (drafts), the risk override and transitions.
 
 Every write of a change request comes through here (web pages, the admin board,
-the API, demo data and the automation rules), so the rules live once:
-only drafts are editable, freezes refuse standard and normal submissions,
-standard changes are approved on submit, and the board's approvals move a
-change to approved or rejected under a row lock. An approval publishes
-``change.approved``; what happens next (release planning) is an automation rule.
+the API, demo data and the automation rules), so the rules live once: only drafts are editable
+(``selectors.is_editable``), the risk score is recomputed on every edit and
+at submission (``risk.apply_risk``), conflicts are recomputed whenever the
+window, the services, the implementer or the state change
+(``changes.conflicts``), freezes refuse standard and normal submissions, and
+standard changes are approved on submit.
 """
 
 from __future__ import annotations
@@ -13,24 +14,19 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from opsdesk import events
-from opsdesk.exceptions import ConcurrentUpdate, DomainValidationError, TransitionNotAllowed
+from opsdesk.exceptions import DomainValidationError, TransitionNotAllowed
 from opsdesk.notifications import email, notify
 from opsdesk.workflow import actor_id, apply_transition, log_transition, transition_refusal
 
-from .choices import (
-    APPROVAL_ROLE_GROUP,
-    REQUIRED_APPROVAL_ROLES,
-    ApprovalRole,
-    ChangeState,
-    ChangeType,
-    Decision,
-)
-from .models import BOARD_TRANSITIONS, ChangeApproval, ChangeRequest, StandardChangeTemplate
-from .selectors import approver_roles_of, freezes_covering
+from .. import conflicts
+from ..choices import APPROVAL_ROLE_GROUP, REQUIRED_APPROVAL_ROLES, ChangeState, ChangeType, Risk
+from ..models import BOARD_TRANSITIONS, ChangeRequest, StandardChangeTemplate
+from ..selectors import freezes_covering, is_editable
+from .risk import apply_risk, validate_risk_answers
 
 # The fields a change manager may set on create and edit (everything else is set by the process).
 EDITABLE_FIELDS = (
@@ -38,6 +34,8 @@ EDITABLE_FIELDS = (
     "description",
     "change_type",
     "risk",
+    "risk_answers",
+    "risk_override_reason",
     "impact_assessment",
     "business_justification",
     "implementation_plan",
@@ -53,6 +51,7 @@ EDITABLE_FIELDS = (
     "incidents",
 )
 _M2M_FIELDS = ("services", "incidents")
+OVERRIDE_RISK_PERM = "changes.override_risk_changerequest"
 
 
 def _site_url(change: ChangeRequest) -> str:
@@ -75,7 +74,11 @@ def _apply_fields(change: ChangeRequest, fields: dict) -> dict:
     for name, value in fields.items():
         if name in _M2M_FIELDS:
             m2m[name] = list(value or [])
-        else:
+        elif name == "risk_answers":
+            change.risk_answers = validate_risk_answers(value)
+        elif name == "risk_override_reason":
+            change.risk_override_reason = (value or "").strip()
+        elif name != "risk":  # the risk is settled by _settle_risk
             setattr(change, name, value)
     if "services" in m2m and not m2m["services"]:
         raise DomainValidationError({"services": "Name at least one service the change touches."})
@@ -115,6 +118,52 @@ def _fill_from_template(change: ChangeRequest) -> None:
         change.description = template.description
 
 
+def _service_ids(change: ChangeRequest, m2m: dict) -> list[int]:
+    if "services" in m2m:
+        return [getattr(service, "pk", service) for service in m2m["services"]]
+    if change.pk is None:
+        return []
+    return list(change.services.values_list("pk", flat=True))
+
+
+def _settle_risk(change: ChangeRequest, *, by, requested: str | None, previous: tuple[str, str], service_ids,
+                 at) -> str | None:
+    """Score the change and decide its ``risk``; returns the log comment of an override (or None).
+
+    Without ``risk_override_reason`` the risk is the score's, and asking for
+    another one is a 400. With a reason, the requested (or kept) risk stands —
+    only for holders of ``changes.override_risk_changerequest`` (Change Managers).
+    """
+    assessment = apply_risk(change, service_ids=service_ids, now=at)
+    reason = change.risk_override_reason
+    if requested not in (None, "") and requested not in Risk.values:
+        raise DomainValidationError({"risk": f"Choose one of {', '.join(Risk.values)}."})
+    if not reason:
+        if requested not in (None, "") and requested != assessment.risk:
+            raise DomainValidationError({
+                "risk": f"The risk follows the score ({assessment.score}: {assessment.risk.label.lower()}). "
+                "To set another risk, give a risk_override_reason."
+            })
+        change.risk = assessment.risk
+        return "Risk override removed: the risk follows the score again." if previous[1] else None
+    if by is not None and not by.has_perm(OVERRIDE_RISK_PERM):
+        raise PermissionDenied("Only Change Managers may override the computed risk.")
+    if requested not in (None, ""):
+        change.risk = requested
+    if (change.risk, reason) == previous:
+        return None
+    return (
+        f"Risk overridden to {Risk(change.risk).label.lower()} (score {assessment.score}: "
+        f"{assessment.risk.label.lower()}). Reason: {reason}"
+    )
+
+
+def _log_risk(change: ChangeRequest, comment: str | None, *, by, at) -> None:
+    if comment:
+        log_transition(obj=change, name="risk_override", from_state=change.state, to_state=change.state, by=by,
+                       comment=comment, at=at)
+
+
 @transaction.atomic
 def change_create(
     *, by, requester=None, at=None, created_by_rule: str | None = None, recurring_service=None, **fields
@@ -124,14 +173,18 @@ def change_create(
     ``at`` is the creation time (demo data replaying history; default now).
     ``created_by_rule`` and ``recurring_service`` are set by automation rules only.
 
-    ``services`` (at least one) and ``incidents`` are lists. A standard change
-    takes the plans of its template where it has none. Raises PermissionDenied
-    without ``changes.add_changerequest`` and DomainValidationError for bad input.
+    ``services`` (at least one) and ``incidents`` are lists; ``risk_answers`` is
+    the questionnaire (partial is fine for a draft). A standard change takes the
+    plans of its template where it has none. The risk score and the conflicts
+    are computed. Raises PermissionDenied without ``changes.add_changerequest``
+    (or when overriding the risk without the right) and DomainValidationError
+    for bad input.
     """
     _check_user(by, "changes.add_changerequest", "You may not create changes.")
+    at = at or timezone.now()
     fields.setdefault("services", [])
     change = ChangeRequest(
-        requester=by if by is not None else requester, created_at=at or timezone.now(),
+        requester=by if by is not None else requester, created_at=at,
         created_by_rule=created_by_rule or None, recurring_service=recurring_service,
     )
     if change.requester_id is None:
@@ -139,32 +192,44 @@ def change_create(
     m2m = _apply_fields(change, fields)
     _fill_from_template(change)
     validate_change(change)
+    override = _settle_risk(change, by=by, requested=fields.get("risk"), previous=(change.risk, ""),
+                            service_ids=_service_ids(change, m2m), at=at)
     change.save()
     for name, values in m2m.items():
         getattr(change, name).set(values)
+    _log_risk(change, override, by=by, at=at)
+    conflicts.refresh_around(change)
     return change
 
 
 @transaction.atomic
-def change_update(*, change: ChangeRequest, by, **fields) -> ChangeRequest:
+def change_update(*, change: ChangeRequest, by, at=None, **fields) -> ChangeRequest:
     """Edit a draft change (only drafts are editable; a submitted change is the board's record).
 
-    Raises PermissionDenied without ``changes.change_changerequest``,
-    TransitionNotAllowed (409) when the change is no longer a draft, and
-    DomainValidationError for bad input.
+    The risk score is recomputed, and so are the conflicts when the window, the
+    services or the implementer changed. An override of the risk (with
+    ``risk_override_reason``) is logged. Raises PermissionDenied without
+    ``changes.change_changerequest``, TransitionNotAllowed (409) when the change
+    is no longer a draft, and DomainValidationError for bad input.
     """
     _check_user(by, "changes.change_changerequest", "You may not edit changes.")
+    at = at or timezone.now()
     locked = ChangeRequest.objects.select_for_update().get(pk=change.pk)
-    if locked.state != ChangeState.DRAFT:
+    if not is_editable(locked):
         raise TransitionNotAllowed(
             f"{locked.number} is {locked.get_state_display().lower()}: only draft changes can be edited."
         )
+    previous = (locked.risk, locked.risk_override_reason)
     m2m = _apply_fields(locked, fields)
     _fill_from_template(locked)
     validate_change(locked)
+    override = _settle_risk(locked, by=by, requested=fields.get("risk"), previous=previous,
+                            service_ids=_service_ids(locked, m2m), at=at)
     locked.save()
     for name, values in m2m.items():
         getattr(locked, name).set(values)
+    _log_risk(locked, override, by=by, at=at)
+    conflicts.refresh_around(locked)
     return locked
 
 
@@ -196,6 +261,11 @@ def change_link_incidents(
         at=at,
     )
     return locked
+
+
+def _publish_approved(change: ChangeRequest, by) -> None:
+    """Tell the automation rules a change is approved (``approved_change_to_release`` plans its release)."""
+    events.publish(events.ChangeApproved(change_id=change.pk, by_id=actor_id(by), at=change.approved_at))
 
 
 def _freeze_message(freezes) -> str:
@@ -239,28 +309,6 @@ def _notify_approvers(change: ChangeRequest, roles) -> None:
     )
 
 
-def _notify_requester(change: ChangeRequest, *, decided_by, comment: str) -> None:
-    requester = change.requester
-    if not requester.email:
-        return
-    verdict = change.get_state_display().lower()
-    who = f" by {decided_by.get_full_name() or decided_by.get_username()}" if decided_by is not None else ""
-    notify(
-        recipients=[email(requester.email)],
-        subject=f"{change.number} was {verdict}: {change.title}",
-        body=f"Your change {change.number} “{change.title}” was {verdict}{who}."
-        + (f"\nComment: {comment}" if comment else "")
-        + f"\n{_site_url(change)}",
-        dedupe_key=f"change:{change.pk}:decided:{change.state}",
-        about=change,
-    )
-
-
-def _publish_approved(change: ChangeRequest, by) -> None:
-    """Tell the automation rules a change is approved (``approved_change_to_release`` plans its release)."""
-    events.publish(events.ChangeApproved(change_id=change.pk, by_id=actor_id(by), at=change.approved_at))
-
-
 @transaction.atomic
 def change_transition(
     *,
@@ -277,7 +325,9 @@ def change_transition(
     ``submit`` refuses a standard or normal change planned inside a change freeze
     (400, naming the freeze), flags an emergency one (``in_freeze``), approves a
     standard change at once (``approved_at = submitted_at``, logged as the
-    system) and notifies the approvers still needed. ``approve``/``reject`` are
+    system) and notifies the approvers still needed; it recomputes the risk
+    score first (a standard change must compute low). Every transition
+    recomputes the conflicts of the change and its neighbours. ``approve``/``reject`` are
     refused here: the board decides through ``change_approve``/``change_reject``.
     The outcome transitions take ``post_implementation_review``.
     """
@@ -297,6 +347,9 @@ def change_transition(
             if freezes and locked.change_type != ChangeType.EMERGENCY:
                 raise DomainValidationError({"planned_start": _freeze_message(freezes)})
             fields["in_freeze"] = bool(freezes)
+            # The board sees the score as of submission (the history may have moved since the draft).
+            apply_risk(locked, service_ids=locked.services.values_list("pk", flat=True), now=at or timezone.now())
+            locked.save()
     change = apply_transition(
         instance=instance, name=name, by=by, comment=comment, expected_state=expected_state, at=at, **fields
     )
@@ -312,117 +365,5 @@ def change_transition(
             _publish_approved(change, by)
         else:
             _notify_approvers(change, REQUIRED_APPROVAL_ROLES[change.change_type])
+    conflicts.refresh_around(change)
     return change
-
-
-def _decide(*, change: ChangeRequest, by, role, comment: str, decision: str, at) -> ChangeApproval:
-    """Record one board decision and move the change when it settles (see change_approve)."""
-    if by is None or not by.is_authenticated or not by.is_active:
-        raise PermissionDenied("Only a signed-in board member can approve or reject changes.")
-    comment = (comment or "").strip()
-    at = at or timezone.now()
-    # Lock first: two board members deciding at the same moment are serialised here,
-    # so neither approval is lost and the change is approved exactly once.
-    try:
-        locked = ChangeRequest.objects.select_for_update(of=("self",)).select_related("requester").get(pk=change.pk)
-    except ChangeRequest.DoesNotExist as exc:
-        raise DomainValidationError("This change no longer exists.") from exc
-    roles = approver_roles_of(by)
-    if not roles:
-        raise PermissionDenied(
-            "You are not in a change board group (Tech Leads, Product Owners or Ops Managers)."
-        )
-    if role in (None, ""):
-        if len(roles) > 1:
-            raise DomainValidationError(
-                {"role": f"You belong to several board groups: name the role ({', '.join(roles)})."}
-            )
-        role = roles[0]
-    if role not in ApprovalRole.values:
-        raise DomainValidationError({"role": f"Unknown role {role!r}: choose {', '.join(ApprovalRole.values)}."})
-    role = ApprovalRole(role)
-    if role not in roles:
-        raise PermissionDenied(
-            f"Only members of {APPROVAL_ROLE_GROUP[role]} may decide in the {role} role."
-        )
-    if locked.state != ChangeState.SUBMITTED:
-        raise TransitionNotAllowed(
-            f"{locked.number} is {locked.get_state_display().lower()}: only submitted changes can be "
-            f"{'approved' if decision == Decision.APPROVED else 'rejected'}."
-        )
-    required = REQUIRED_APPROVAL_ROLES[locked.change_type]
-    if role not in required:
-        raise PermissionDenied(
-            f"A {locked.get_change_type_display().lower()} change is decided by "
-            f"{', '.join(required) or 'nobody (it is pre-approved)'}, not by {role}."
-        )
-    if locked.requester_id == by.pk:
-        raise PermissionDenied("You requested this change: someone else must decide on it.")
-    if decision == Decision.REJECTED and not comment:
-        raise DomainValidationError({"comment": "Say why the change is rejected."})
-    decisions = list(locked.approvals.select_related("approver"))
-    for existing in decisions:
-        if existing.approver_id == by.pk:
-            raise PermissionDenied(
-                f"You already decided on {locked.number} as {existing.role}: "
-                "one person decides at most one role of a change."
-            )
-        if existing.role == role:
-            raise TransitionNotAllowed(
-                f"The {role} role of {locked.number} was already decided ({existing.decision}) "
-                f"by {existing.approver}."
-            )
-    try:
-        with transaction.atomic():
-            approval = ChangeApproval.objects.create(
-                change=locked, role=role, approver=by, decision=decision, comment=comment, decided_at=at
-            )
-    except IntegrityError as exc:  # the constraints: a decision raced in without the lock
-        raise ConcurrentUpdate(
-            f"Someone else decided on {locked.number} at the same moment. Reload and try again."
-        ) from exc
-
-    label = f"{'Approved' if decision == Decision.APPROVED else 'Rejected'} as {role}"
-    note = f"{label}: {comment}" if comment else label
-    if decision == Decision.REJECTED:
-        locked = apply_transition(instance=locked, name="reject", by=by, comment=note, at=at)
-        _notify_requester(locked, decided_by=by, comment=comment)
-        return approval
-    approved_roles = {d.role for d in decisions if d.decision == Decision.APPROVED} | {role}
-    if set(required) <= approved_roles:
-        locked = apply_transition(instance=locked, name="approve", by=by, comment=note, at=at)
-        _notify_requester(locked, decided_by=by, comment=comment)
-        _publish_approved(locked, by)
-    else:
-        log_transition(
-            obj=locked, name=f"approval:{role}", from_state=locked.state, to_state=locked.state,
-            by=by, comment=note, at=at,
-        )
-    return approval
-
-
-@transaction.atomic
-def change_approve(*, change: ChangeRequest, by, role: str | None = None, comment: str = "", at=None) -> ChangeApproval:
-    """Approve ``change`` in ``by``'s board role.
-
-    The role comes from the user's board group; ``role`` is required only when
-    the user is in more than one (400 without it). Refused (403) for a user not
-    in the role's group, for the requester, for someone who already decided
-    another role of the change, and for a role the change type does not need;
-    409 when the change is not submitted or the role was already decided.
-    A normal change is approved once technical, business and operations have
-    each approved, an emergency change on the operations approval; it then joins
-    release planning and the requester is notified. The final ``approve``
-    transition is logged under the approver who completed it.
-    """
-    return _decide(change=change, by=by, role=role, comment=comment, decision=Decision.APPROVED, at=at)
-
-
-@transaction.atomic
-def change_reject(*, change: ChangeRequest, by, comment: str, role: str | None = None, at=None) -> ChangeApproval:
-    """Reject ``change`` in ``by``'s board role: one rejection rejects the change.
-
-    Needs a comment (400 without); the same rules as ``change_approve`` apply.
-    The requester is notified.
-    """
-    return _decide(change=change, by=by, role=role, comment=comment, decision=Decision.REJECTED, at=at)

@@ -1,0 +1,17 @@
+// Small behaviours shared by the pages (no inline scripts: the Content-Security-Policy forbids them).
+(function () {
+  "use strict";
+  // <button data-confirm="…">: ask before submitting its form.
+  document.addEventListener("click", function (event) {
+    const button = event.target.closest("[data-confirm]");
+    if (button && !window.confirm(button.getAttribute("data-confirm"))) {
+      event.preventDefault();
+    }
+  });
+  // <input data-select-on-focus>: select the whole value (a URL to copy).
+  document.addEventListener("focusin", function (event) {
+    if (event.target.matches && event.target.matches("[data-select-on-focus]")) {
+      event.target.select();
+    }
+  });
+})();
