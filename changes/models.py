@@ -314,6 +314,10 @@ class ChangeApproval(AppendOnlyModel):
     decision = models.CharField(max_length=10, choices=Decision.choices)
     comment = models.TextField(blank=True)
     decided_at = models.DateTimeField(default=timezone.now)
+    meeting = models.ForeignKey(
+        "CABMeeting", on_delete=models.PROTECT, null=True, blank=True, related_name="decisions",
+        help_text="The CAB meeting whose board page recorded this decision, if any.",
+    )
 
     class Meta:
         ordering = ["decided_at", "id"]

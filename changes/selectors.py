@@ -11,7 +11,7 @@ from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet
 from opsdesk.exceptions import TransitionNotAllowed
 from opsdesk.roles import user_roles
 
-from .choices import APPROVAL_ROLE_GROUP, REQUIRED_APPROVAL_ROLES, ApprovalRole, ChangeState, ChangeType, Decision
+from .choices import APPROVAL_ROLE_GROUP, REQUIRED_APPROVAL_ROLES, ApprovalRole, ChangeState, ChangeType
 from .models import CABMeeting, CalendarFeedToken, ChangeApproval, ChangeFreeze, ChangeRequest
 
 # Only drafts are editable: once submitted, a change is the board's record.
@@ -225,14 +225,11 @@ def cab_agenda(meeting: CABMeeting) -> QuerySet[ChangeRequest]:
 
 
 def cab_decided(meeting: CABMeeting) -> QuerySet[ChangeRequest]:
-    """Normal changes submitted before the cutoff whose board decision came at or after it."""
-    rejected_since = ChangeApproval.objects.filter(
-        change=OuterRef("pk"), decision=Decision.REJECTED, decided_at__gte=meeting.cutoff
-    )
+    """Changes the board settled (approved or rejected) with a decision recorded on this meeting's page."""
     return _board_rows(
-        ChangeRequest.objects.filter(change_type=ChangeType.NORMAL, submitted_at__lt=meeting.cutoff).filter(
-            Q(approved_at__gte=meeting.cutoff) | Q(state=ChangeState.REJECTED, pk__in=rejected_since.values("change"))
-        )
+        ChangeRequest.objects.filter(
+            Exists(ChangeApproval.objects.filter(change=OuterRef("pk"), meeting=meeting))
+        ).exclude(state__in=(ChangeState.DRAFT, ChangeState.SUBMITTED))
     ).order_by("submitted_at", "pk")
 
 

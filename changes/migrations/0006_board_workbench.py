@@ -66,6 +66,29 @@ class Migration(migrations.Migration):
             field=models.CharField(choices=[('low', 'Low'), ('medium', 'Medium'), ('high', 'High')], default='medium', help_text='Follows the risk score unless a Change Manager overrides it with a reason.', max_length=10),
         ),
         migrations.CreateModel(
+            name='CABMeeting',
+            fields=[
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('title', models.CharField(blank=True, help_text='Empty: “CAB <date>”.', max_length=200)),
+                ('starts_at', models.DateTimeField()),
+                ('cutoff', models.DateTimeField(help_text='Normal changes submitted before this are on the agenda.')),
+                ('minutes', models.TextField(blank=True)),
+                ('minutes_recorded_at', models.DateTimeField(blank=True, editable=False, null=True)),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                ('attendees', models.ManyToManyField(blank=True, related_name='cab_meetings', to=settings.AUTH_USER_MODEL)),
+                ('minutes_recorded_by', models.ForeignKey(blank=True, editable=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+            ],
+            options={
+                'verbose_name': 'CAB meeting',
+                'ordering': ['-starts_at', '-id'],
+            },
+        ),
+        migrations.AddField(
+            model_name='changeapproval',
+            name='meeting',
+            field=models.ForeignKey(blank=True, help_text='The CAB meeting whose board page recorded this decision, if any.', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='decisions', to='changes.cabmeeting'),
+        ),
+        migrations.CreateModel(
             name='CalendarFeedToken',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
@@ -96,23 +119,8 @@ class Migration(migrations.Migration):
                 'ordering': ['service__name', 'start_time', 'id'],
             },
         ),
-        migrations.CreateModel(
-            name='CABMeeting',
-            fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('title', models.CharField(blank=True, help_text='Empty: “CAB <date>”.', max_length=200)),
-                ('starts_at', models.DateTimeField()),
-                ('cutoff', models.DateTimeField(help_text='Normal changes submitted before this are on the agenda.')),
-                ('minutes', models.TextField(blank=True)),
-                ('minutes_recorded_at', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('attendees', models.ManyToManyField(blank=True, related_name='cab_meetings', to=settings.AUTH_USER_MODEL)),
-                ('minutes_recorded_by', models.ForeignKey(blank=True, editable=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-            ],
-            options={
-                'verbose_name': 'CAB meeting',
-                'ordering': ['-starts_at', '-id'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('cutoff__lte', models.F('starts_at'))), name='cab_cutoff_before_start')],
-            },
+        migrations.AddConstraint(
+            model_name='cabmeeting',
+            constraint=models.CheckConstraint(condition=models.Q(('cutoff__lte', models.F('starts_at'))), name='cab_cutoff_before_start'),
         ),
     ]

@@ -61,7 +61,7 @@ def _resolve_role(by, role) -> ApprovalRole:
     return ApprovalRole(role)
 
 
-def _decide(*, change: ChangeRequest, by, role, comment: str, decision: str, at) -> ChangeApproval:
+def _decide(*, change: ChangeRequest, by, role, comment: str, decision: str, at, meeting=None) -> ChangeApproval:
     """Record one board decision and move the change when it settles (see change_approve)."""
     if by is None or not by.is_authenticated or not by.is_active:
         raise PermissionDenied("Only a signed-in board member can approve or reject changes.")
@@ -84,7 +84,8 @@ def _decide(*, change: ChangeRequest, by, role, comment: str, decision: str, at)
     try:
         with transaction.atomic():
             approval = ChangeApproval.objects.create(
-                change=locked, role=role, approver=by, decision=decision, comment=comment, decided_at=at
+                change=locked, role=role, approver=by, decision=decision, comment=comment, decided_at=at,
+                meeting=meeting,
             )
     except IntegrityError as exc:  # the constraints: a decision raced in without the lock
         raise ConcurrentUpdate(
@@ -114,7 +115,9 @@ def _decide(*, change: ChangeRequest, by, role, comment: str, decision: str, at)
 
 
 @transaction.atomic
-def change_approve(*, change: ChangeRequest, by, role: str | None = None, comment: str = "", at=None) -> ChangeApproval:
+def change_approve(
+    *, change: ChangeRequest, by, role: str | None = None, comment: str = "", at=None, meeting=None
+) -> ChangeApproval:
     """Approve ``change`` in ``by``'s board role.
 
     The role comes from the user's board group; ``role`` is required only when
@@ -125,20 +128,25 @@ def change_approve(*, change: ChangeRequest, by, role: str | None = None, commen
     A normal change is approved once technical, business and operations have
     each approved, an emergency change on the operations approval; it then
     publishes ``change.approved`` (release planning is an automation rule) and
-    the requester is notified. The final ``approve``
-    transition is logged under the approver who completed it.
+    the requester is notified. The final ``approve`` transition is logged under
+    the approver who completed it. ``meeting`` is the CAB meeting whose board
+    page recorded the decision (``cab_decide``).
     """
-    return _decide(change=change, by=by, role=role, comment=comment, decision=Decision.APPROVED, at=at)
+    return _decide(change=change, by=by, role=role, comment=comment, decision=Decision.APPROVED, at=at,
+                   meeting=meeting)
 
 
 @transaction.atomic
-def change_reject(*, change: ChangeRequest, by, comment: str, role: str | None = None, at=None) -> ChangeApproval:
+def change_reject(
+    *, change: ChangeRequest, by, comment: str, role: str | None = None, at=None, meeting=None
+) -> ChangeApproval:
     """Reject ``change`` in ``by``'s board role: one rejection rejects the change.
 
     Needs a comment (400 without); the same rules as ``change_approve`` apply.
     The requester is notified.
     """
-    return _decide(change=change, by=by, role=role, comment=comment, decision=Decision.REJECTED, at=at)
+    return _decide(change=change, by=by, role=role, comment=comment, decision=Decision.REJECTED, at=at,
+                   meeting=meeting)
 
 
 # --- CAB meetings ---------------------------------------------------------------------------
@@ -221,8 +229,8 @@ def cab_decide(*, meeting: CABMeeting, change: ChangeRequest, by, decision: str,
     if not cab_agenda(meeting).filter(pk=change.pk).exists():
         raise DomainValidationError(f"{change.number} is not on the agenda of {meeting}.")
     if decision == Decision.APPROVED:
-        approval = change_approve(change=change, by=by, role=role, comment=comment, at=at)
+        approval = change_approve(change=change, by=by, role=role, comment=comment, at=at, meeting=meeting)
     else:
-        approval = change_reject(change=change, by=by, role=role, comment=comment, at=at)
+        approval = change_reject(change=change, by=by, role=role, comment=comment, at=at, meeting=meeting)
     meeting.attendees.add(by)
     return approval
