@@ -26,7 +26,7 @@ from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from opsdesk.admin import ReadOnlyAdmin
 from opsdesk.exceptions import ConcurrentUpdate, DomainValidationError, TransitionNotAllowed
@@ -163,7 +163,7 @@ class ChangeRequestAdmin(admin.ModelAdmin):
     change_list_template = "admin/changes/changerequest/change_list.html"
     # Trimmed to fit 1280 px beside the filter sidebar; the in-freeze flag is a conflict kind now.
     list_display = [
-        "number", "short_title", "change_type", "risk_badge", "state", "planned_window", "conflict_count",
+        "number", "short_title", "type_label", "risk_badge", "state", "planned_window", "conflict_count",
         "approvals_so_far",
     ]
     list_display_links = ["number", "short_title"]
@@ -207,6 +207,10 @@ class ChangeRequestAdmin(admin.ModelAdmin):
     def short_title(self, obj):
         return format_html('<span class="change-title" title="{}">{}</span>', obj.title, obj.title)
 
+    @admin.display(description="Type", ordering="change_type")
+    def type_label(self, obj):
+        return obj.get_change_type_display()
+
     @admin.display(description="Risk", ordering="risk_score")
     def risk_badge(self, obj):
         return format_html('<span class="risk-badge risk-{}" title="{}">{} · {}</span>', obj.risk,
@@ -219,13 +223,20 @@ class ChangeRequestAdmin(admin.ModelAdmin):
             return "Computed when the change is saved."
         return render_to_string("changes/_risk_factors.html", {"change": obj})
 
-    @admin.display(description="Planned window", ordering="planned_start")
+    @admin.display(description="Window", ordering="planned_start")
     def planned_window(self, obj):
         if not obj.planned_start or not obj.planned_end:
             return "—"
         start, end = timezone.localtime(obj.planned_start), timezone.localtime(obj.planned_end)
-        end_format = "%H:%M" if start.date() == end.date() else "%Y-%m-%d %H:%M"
-        return f"{start:%Y-%m-%d %H:%M} – {end.strftime(end_format)}"
+        day = "%d %b" if start.year == timezone.localdate().year else "%d %b %Y"
+        if start.date() == end.date():
+            end_format = "%H:%M"
+        elif (end.date() - start.date()).days == 1:
+            end_format = "%H:%M +1d"  # overnight
+        else:
+            end_format = f"{day} %H:%M"
+        return format_html('<span title="{} – {}">{}–{}</span>', f"{start:%Y-%m-%d %H:%M}",
+                           f"{end:%Y-%m-%d %H:%M}", start.strftime(f"{day} %H:%M"), end.strftime(end_format))
 
     @admin.display(description="Conflicts")
     def conflict_count(self, obj):
@@ -236,7 +247,23 @@ class ChangeRequestAdmin(admin.ModelAdmin):
 
     @admin.display(description="Approvals")
     def approvals_so_far(self, obj):
-        return selectors.approval_summary(obj)
+        """``2/3`` and one mark per required role (T, B, O), the full summary on hover."""
+        required = REQUIRED_APPROVAL_ROLES[obj.change_type]
+        if not required:
+            return selectors.approval_summary(obj)
+        decisions = {approval.role: approval.decision for approval in obj.approvals.all()}
+        given = sum(1 for role in required if decisions.get(role) == Decision.APPROVED)
+        marks = format_html_join(
+            "", '<span class="mark {}" title="{}: {}">{}</span>',
+            ((decisions.get(role, "waiting"), ApprovalRole(role).label, decisions.get(role, "waiting"),
+              ApprovalRole(role).label[0]) for role in required),
+        )
+        return format_html('<span class="approval-marks" title="{}">{}/{} {}</span>',
+                           selectors.approval_summary(obj), given, len(required), marks)
+
+    def changelist_view(self, request, extra_context=None):
+        # The board's list needs the width: no app navigation beside it (breadcrumbs lead back).
+        return super().changelist_view(request, {"is_nav_sidebar_enabled": False, **(extra_context or {})})
 
     # --- form -----------------------------------------------------------------------------
 
@@ -706,6 +733,7 @@ class CABMeetingAdmin(admin.ModelAdmin):
         can_manage = request.user.has_perm(services.board.MANAGE_MEETINGS_PERM)
         context = {
             **self.admin_site.each_context(request),
+            "is_nav_sidebar_enabled": False,  # the agenda needs the width
             "opts": self.model._meta,
             "title": f"{meeting}: the board",
             "meeting": meeting,

@@ -1,22 +1,27 @@
 """Demo changes: about 150 change requests over the last 90 days and the next month.
 
-Built with the real services (so transitions, approvals, logs, freezes, conflicts
-and the release hand-off are genuine), passing explicit times (``at=``), no time
-travel. The board is left with work waiting: submitted normal changes with no or
-partial decisions and submitted emergency changes, so "awaiting my approval" is
-non-empty for each board role.
+Built with the real services (so transitions, approvals, logs, risk scores,
+conflicts and the release hand-off are genuine), passing explicit times
+(``at=``), no time travel. Every change answers the risk questionnaire. The
+board is left with work waiting: submitted normal changes with no or partial
+decisions and submitted emergency changes, so "awaiting my approval" is
+non-empty for each board role, and a CAB meeting next week has them on its
+agenda. Maintenance windows and deliberate collisions give every conflict kind.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import time, timedelta
+
+from django.conf import settings
+from django.utils import timezone
 
 from opsdesk.choices import Role
 from releases.demo import cut_release_train
 
-from . import services
-from .choices import ChangeState, ChangeType, Risk
-from .models import ChangeFreeze, ChangeRequest, StandardChangeTemplate
+from . import conflicts, selectors, services
+from .choices import ChangeState, ChangeType
+from .models import ChangeFreeze, ChangeRequest, MaintenanceWindow, StandardChangeTemplate
 
 TOTAL = 150
 
@@ -49,6 +54,28 @@ EMERGENCY_TITLES = [
     "Hotfix: payment timeouts", "Emergency patch for OpenSSL CVE", "Roll out fix for login loop",
     "Restore failed RAID controller", "Block abusive traffic at the edge",
 ]
+
+
+LOW_RISK_ANSWERS = {
+    "user_impact": "none", "complexity": "low", "tested_in_staging": True, "rollback_tested": True,
+    "outage_required": False,
+}
+
+
+def _answers(rng, change_type) -> dict:
+    """A plausible questionnaire: standard changes are routine, emergencies rushed, normal ones vary."""
+    if change_type == ChangeType.STANDARD:
+        return dict(LOW_RISK_ANSWERS)
+    if change_type == ChangeType.EMERGENCY:
+        return {"user_impact": rng.choice(["some", "all"]), "complexity": rng.choice(["medium", "high"]),
+                "tested_in_staging": rng.random() < 0.3, "rollback_tested": rng.random() < 0.3,
+                "outage_required": rng.random() < 0.5}
+    return {
+        "user_impact": rng.choice(["none", "none", "some", "some", "all"]),
+        "complexity": rng.choice(["low", "medium", "medium", "high"]),
+        "tested_in_staging": rng.random() < 0.8, "rollback_tested": rng.random() < 0.6,
+        "outage_required": rng.random() < 0.3,
+    }
 
 
 def _window(ctx, start, hours):
@@ -102,18 +129,17 @@ def seed(ctx) -> str:
 
     counts: dict[str, int] = {}
 
-    def make(*, change_type, created, start, hours, svc, target, title, risk=None, emergency_in_freeze=False,
-             partial=()):
+    def make(*, change_type, created, start, hours, svc, target, title, emergency_in_freeze=False,
+             partial=(), implementer=None, answers=None):
         """One change driven to ``target`` through the services, with times after ``created``."""
         end = start + timedelta(hours=hours)
         while _overlaps_freeze(freezes, svc, start, end, ignore=emergency_in_freeze):
             start += timedelta(days=3)
             end = start + timedelta(hours=hours)
         template = rng.choice(templates) if change_type == ChangeType.STANDARD else None
-        risk = risk or (Risk.LOW if template else rng.choice([Risk.LOW, Risk.MEDIUM, Risk.MEDIUM, Risk.HIGH]))
         fields = dict(
-            change_type=change_type, risk=risk, services=svc, planned_start=start, planned_end=end,
-            implementer=svc[0].owner_team,
+            change_type=change_type, risk_answers=answers or _answers(rng, change_type), services=svc,
+            planned_start=start, planned_end=end, implementer=implementer or svc[0].owner_team,
             impact_assessment=rng.choice([
                 "Brief loss of redundancy; no customer impact expected.",
                 "Up to five minutes of degraded response times.",
@@ -261,6 +287,92 @@ def seed(ctx) -> str:
         make(change_type=ChangeType.EMERGENCY, created=now - timedelta(hours=3 - index), start=start, hours=1,
              svc=[rng.choice(ctx.services)], target=ChangeState.SUBMITTED, title=EMERGENCY_TITLES[index])
 
+    collisions = _collisions(ctx, make, upcoming, busy)
+    windows = _maintenance_windows(ctx, services_by_slug)
+    meeting = _cab_meeting(ctx, manager, board)
+
     total = ChangeRequest.objects.count()
     summary = ", ".join(f"{counts[state]} {state}" for state in sorted(counts))
-    return f"{total} changes ({summary}), {len(templates)} standard templates, 2 freezes"
+    return (
+        f"{total} changes ({summary}), {len(templates)} standard templates, 2 freezes, {windows} maintenance "
+        f"windows, {collisions} changes planned to collide, CAB meeting “{meeting}” with "
+        f"{selectors.cab_agenda(meeting).count()} changes on its agenda"
+    )
+
+
+def _collisions(ctx, make, freeze, busy) -> int:
+    """Submitted and draft changes that show each conflict kind to the board."""
+    rng, now = ctx.rng, ctx.now
+    made = 0
+    # freeze: an emergency inside the holiday freeze (allowed, flagged) and a normal draft inside it.
+    inside = freeze.start + timedelta(days=1, hours=9)
+    shop = list(freeze.services.all())
+    make(change_type=ChangeType.EMERGENCY, created=now - timedelta(hours=2), start=inside, hours=1, svc=shop[:1],
+         target=ChangeState.SUBMITTED, title="Emergency patch for OpenSSL CVE", emergency_in_freeze=True)
+    make(change_type=ChangeType.NORMAL, created=now - timedelta(days=1), start=inside + timedelta(days=1), hours=2,
+         svc=shop[:1], target=ChangeState.DRAFT, title="Switch CDN origin", emergency_in_freeze=True)
+    made += 2
+    # overlap and implementer_busy: submitted work on top of an approved change, same team, other service.
+    approved = (
+        ChangeRequest.objects.filter(state=ChangeState.APPROVED, services__in=busy, planned_start__gt=now)
+        .order_by("planned_start").first()
+    )
+    if approved is not None:
+        hours = (approved.planned_end - approved.planned_start).total_seconds() / 3600
+        others = [service for service in ctx.services if service not in busy]
+        make(change_type=ChangeType.NORMAL, created=now - timedelta(days=2, hours=6), start=approved.planned_start,
+             hours=hours, svc=[rng.choice(others)], implementer=approved.implementer, target=ChangeState.SUBMITTED,
+             title="Replace core switch line card")
+        make(change_type=ChangeType.NORMAL, created=now - timedelta(days=2, hours=5),
+             start=approved.planned_start, hours=hours, svc=list(approved.services.all()),
+             target=ChangeState.SUBMITTED, title="Re-index the search cluster")
+        made += 2
+    return made
+
+
+def _maintenance_windows(ctx, services_by_slug) -> int:
+    """Weekly windows on three services; changes planned outside them show the conflict."""
+    zone = settings.TIME_ZONE
+    plan = [
+        ("payments-api", "Sunday early morning", [6], time(2), time(6)),
+        ("payments-api", "Weeknights", [0, 1, 2, 3], time(20), time(23)),
+        ("core-network", "Saturday night", [5], time(22), time(4)),
+        ("hr-system", "Working days", [0, 1, 2, 3, 4], time(6), time(20)),
+    ]
+    made = 0
+    for slug, name, days, start, end in plan:
+        service = services_by_slug.get(slug)
+        if service is None:
+            continue
+        MaintenanceWindow.objects.create(service=service, name=name, weekdays=days, start_time=start, end_time=end,
+                                         time_zone=zone)
+        made += 1
+    conflicts.refresh_for_services([service.pk for service in services_by_slug.values()])
+    return made
+
+
+def finish(ctx) -> None:
+    """After every app seeded: drafts opened by automation get the questionnaire answered by the change manager."""
+    manager = ctx.user(Role.CHANGE_MANAGERS)
+    for change in ChangeRequest.objects.filter(state=ChangeState.DRAFT, risk_answers={}):
+        services.change_update(change=change, by=manager, risk_answers=_answers(ctx.rng, ChangeType.NORMAL))
+
+
+def _cab_meeting(ctx, manager, board):
+    """Last week's meeting with its minutes, and next week's, whose agenda is the submitted normal changes."""
+    now = ctx.now
+    local = timezone.localtime(now)
+    next_week = (local + timedelta(days=7 - local.weekday() + 1)).replace(hour=10, minute=0, second=0,
+                                                                          microsecond=0)  # Tuesday 10:00
+    past = services.cab_meeting_create(by=manager, title="Weekly CAB", starts_at=next_week - timedelta(days=14),
+                                       cutoff=next_week - timedelta(days=15))
+    services.cab_record_minutes(
+        meeting=past, by=manager, at=past.starts_at + timedelta(hours=1),
+        minutes="Reviewed the database and network changes of the week; all approved. "
+                "Action: Network Engineering to test rollbacks in staging before submitting.",
+        attendees=[manager, *board.values()],
+    )
+    meeting = services.cab_meeting_create(by=manager, title="Weekly CAB", starts_at=next_week,
+                                          cutoff=next_week - timedelta(days=1))
+    meeting.attendees.set([manager, *board.values()])
+    return meeting

@@ -358,7 +358,7 @@ class CABMeeting(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.title or f"CAB {timezone.localtime(self.starts_at):%Y-%m-%d %H:%M}"
+        return f"{self.title or 'CAB'} {timezone.localtime(self.starts_at):%Y-%m-%d %H:%M}"
 
 
 class CalendarFeedToken(models.Model):

@@ -359,5 +359,6 @@ def test_window_column(client, make_change, change_manager):
     make_change(planned_start=start, planned_end=start + timedelta(hours=1))
     make_change(planned_start=overnight, planned_end=overnight + timedelta(hours=1))
     content = login(client, change_manager).get(CHANGELIST).content.decode()
-    assert f"{start:%Y-%m-%d} 10:00 – 11:00" in content
-    assert f"{overnight:%Y-%m-%d} 23:30 – {overnight + timedelta(hours=1):%Y-%m-%d} 00:30" in content
+    day = "%d %b" if start.year == timezone.localdate().year else "%d %b %Y"
+    assert f"{start.strftime(day)} 10:00–11:00</span>" in content
+    assert f"{overnight.strftime(day)} 23:30–00:30 +1d</span>" in content  # overnight: the next day

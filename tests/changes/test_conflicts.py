@@ -173,7 +173,7 @@ def test_lists_keep_a_constant_query_count(client, superuser, approved_change, m
     approved_change(planned_start=start, planned_end=end)
     make_change(planned_start=start, planned_end=end)
     few = _count(client, url)
-    for index in range(8):
+    for _ in range(8):
         team = TeamFactory()
         approved_change(planned_start=start, planned_end=end, implementer=team)
         make_change(planned_start=start, planned_end=end, implementer=team, services=[ServiceFactory()])

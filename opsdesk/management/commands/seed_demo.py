@@ -92,6 +92,10 @@ class Command(BaseCommand):
                     summaries.append(summary if summary.startswith(f"{label}:") else f"{label}: {summary}")
                 except Exception as exc:
                     raise CommandError(f"{name}.seed failed, nothing was saved: {type(exc).__name__}: {exc}") from exc
+            # An app may tidy up after every app has seeded (e.g. records another app's rules created).
+            for _name, module in modules:
+                if callable(getattr(module, "finish", None)):
+                    module.finish(ctx)
         path = demo.write_credentials(logins)
 
         self.stdout.write(self.style.SUCCESS("Demo data created:"))
