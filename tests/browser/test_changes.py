@@ -36,6 +36,11 @@ def test_a_change_manager_drafts_and_submits_a_change(page, live_server, login, 
     page.fill("#id_planned_end", (start + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M"))
     page.fill("#id_testing_plan", "Smoke tests.")
     page.fill("#id_rollback_plan", "Restore the snapshot.")
+    page.select_option("#id_risk_user_impact", "some")
+    page.select_option("#id_risk_complexity", "medium")
+    page.select_option("#id_risk_tested_in_staging", "yes")
+    page.select_option("#id_risk_rollback_tested", "yes")
+    page.select_option("#id_risk_outage_required", "no")
     page.get_by_role("button", name="Save draft").click()
     page.wait_for_url(lambda url: "/new/" not in url)
     change = ChangeRequest.objects.get()
@@ -67,6 +72,5 @@ def test_picking_a_template_fills_the_empty_plans(page, live_server, login):
     page.fill("#id_rollback_plan", "My own rollback.")
     page.select_option("#id_template", label="Certificate renewal")
     assert page.input_value("#id_change_type") == "standard"
-    assert page.input_value("#id_risk") == "low"
     assert page.input_value("#id_testing_plan") == "Check the expiry date."
     assert page.input_value("#id_rollback_plan") == "My own rollback."  # nothing is overwritten
