@@ -7,7 +7,7 @@ from django.db.models import Q
 
 from opsdesk.models import Service, Team
 
-from .choices import ChangeState, ChangeType, Risk
+from .choices import ChangeState, ChangeType, ConflictKind, Risk
 from .models import ChangeRequest
 
 
@@ -28,6 +28,10 @@ class ChangeRequestFilterSet(django_filters.FilterSet):
     )
     implementer = django_filters.ModelChoiceFilter(queryset=Team.objects.all())
     in_freeze = django_filters.BooleanFilter()
+    has_conflicts = django_filters.BooleanFilter(method="filter_has_conflicts", label="Has conflicts")
+    conflict_kind = django_filters.ChoiceFilter(
+        choices=ConflictKind.choices, method="filter_conflict_kind", label="Conflict kind"
+    )
     planned_after = django_filters.DateTimeFilter(
         field_name="planned_end", lookup_expr="gte", label="Planned window ends after"
     )
@@ -37,8 +41,8 @@ class ChangeRequestFilterSet(django_filters.FilterSet):
 
     class Meta:
         model = ChangeRequest
-        fields = ["q", "state", "change_type", "risk", "service", "implementer", "in_freeze",
-                  "planned_after", "planned_before"]
+        fields = ["q", "state", "change_type", "risk", "service", "implementer", "in_freeze", "has_conflicts",
+                  "conflict_kind", "planned_after", "planned_before"]
 
     def search(self, queryset, name, value):
         value = value.strip()
@@ -47,3 +51,14 @@ class ChangeRequestFilterSet(django_filters.FilterSet):
         return queryset.filter(
             Q(number__icontains=value) | Q(title__icontains=value) | Q(description__icontains=value)
         )
+
+    def filter_has_conflicts(self, queryset, name, value):
+        if value is None:
+            return queryset
+        return queryset.exclude(conflicts=[]) if value else queryset.filter(conflicts=[])
+
+    def filter_conflict_kind(self, queryset, name, value):
+        """Changes with at least one conflict of this kind (the stored list, read as text: portable)."""
+        if not value:
+            return queryset
+        return queryset.filter(conflicts__icontains=f'"kind": "{value}"')

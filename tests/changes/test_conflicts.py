@@ -178,3 +178,20 @@ def test_lists_keep_a_constant_query_count(client, superuser, approved_change, m
         approved_change(planned_start=start, planned_end=end, implementer=team)
         make_change(planned_start=start, planned_end=end, implementer=team, services=[ServiceFactory()])
     assert _count(client, url) == few
+
+
+def test_api_filters_by_conflicts(api_client, change_manager, approved_change, make_change, window_times):
+    start, end = window_times
+    other = approved_change(planned_start=start, planned_end=end)
+    clash = make_change(planned_start=start, planned_end=end)
+    calm = make_change(planned_start=end + timedelta(days=3), planned_end=end + timedelta(days=3, hours=1))
+    client = api_client(change_manager)
+
+    def ids(query):
+        return {row["id"] for row in client.get(f"/api/v1/changes/{query}").json()["results"]}
+
+    assert ids("?has_conflicts=true") == {clash.pk}  # a draft is nobody's counterpart
+    assert calm.pk in ids("?has_conflicts=false") and clash.pk not in ids("?has_conflicts=false")
+    assert ids("?conflict_kind=overlap") == {clash.pk} and other.pk not in ids("?has_conflicts=true")
+    assert ids("?conflict_kind=freeze") == set()
+    assert client.get("/api/v1/changes/?conflict_kind=nonsense").status_code == 400
