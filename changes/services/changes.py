@@ -164,6 +164,21 @@ def _log_risk(change: ChangeRequest, comment: str | None, *, by, at) -> None:
                        comment=comment, at=at)
 
 
+def _save_draft(change: ChangeRequest, fields: dict, *, by, at, previous: tuple[str, str]) -> ChangeRequest:
+    """Apply ``fields`` to a draft, check it, score it, save it, log an override, recompute conflicts."""
+    m2m = _apply_fields(change, fields)
+    _fill_from_template(change)
+    validate_change(change)
+    override = _settle_risk(change, by=by, requested=fields.get("risk"), previous=previous,
+                            service_ids=_service_ids(change, m2m), at=at)
+    change.save()
+    for name, values in m2m.items():
+        getattr(change, name).set(values)
+    _log_risk(change, override, by=by, at=at)
+    conflicts.refresh_around(change)
+    return change
+
+
 @transaction.atomic
 def change_create(
     *, by, requester=None, at=None, created_by_rule: str | None = None, recurring_service=None, **fields
@@ -189,17 +204,7 @@ def change_create(
     )
     if change.requester_id is None:
         raise DomainValidationError({"requester": "A change needs a requester."})
-    m2m = _apply_fields(change, fields)
-    _fill_from_template(change)
-    validate_change(change)
-    override = _settle_risk(change, by=by, requested=fields.get("risk"), previous=(change.risk, ""),
-                            service_ids=_service_ids(change, m2m), at=at)
-    change.save()
-    for name, values in m2m.items():
-        getattr(change, name).set(values)
-    _log_risk(change, override, by=by, at=at)
-    conflicts.refresh_around(change)
-    return change
+    return _save_draft(change, fields, by=by, at=at, previous=(change.risk, ""))
 
 
 @transaction.atomic
@@ -219,18 +224,7 @@ def change_update(*, change: ChangeRequest, by, at=None, **fields) -> ChangeRequ
         raise TransitionNotAllowed(
             f"{locked.number} is {locked.get_state_display().lower()}: only draft changes can be edited."
         )
-    previous = (locked.risk, locked.risk_override_reason)
-    m2m = _apply_fields(locked, fields)
-    _fill_from_template(locked)
-    validate_change(locked)
-    override = _settle_risk(locked, by=by, requested=fields.get("risk"), previous=previous,
-                            service_ids=_service_ids(locked, m2m), at=at)
-    locked.save()
-    for name, values in m2m.items():
-        getattr(locked, name).set(values)
-    _log_risk(locked, override, by=by, at=at)
-    conflicts.refresh_around(locked)
-    return locked
+    return _save_draft(locked, fields, by=by, at=at, previous=(locked.risk, locked.risk_override_reason))
 
 
 # A change collects the incidents that motivate it until its work is done.

@@ -510,6 +510,7 @@ def test_concurrent_final_approvals_approve_once(role_groups, board, change_mana
     """Business and operations approve in the same instant: both recorded, approved exactly once."""
     change = services.change_create(
         by=change_manager, title="Concurrent", services=[service], testing_plan="t", rollback_plan="r",
+        risk_answers=LOW_RISK_ANSWERS,
         planned_start=timezone.now() + timedelta(days=1), planned_end=timezone.now() + timedelta(days=1, hours=1),
     )
     services.change_transition(instance=change, name="submit", by=change_manager)
@@ -545,6 +546,7 @@ def test_concurrent_same_role_records_one(role_groups, change_manager, service, 
     leads = [user_in_role(Role.TECH_LEADS) for _ in range(2)]
     change = services.change_create(
         by=change_manager, title="Race", services=[service], testing_plan="t", rollback_plan="r",
+        risk_answers=LOW_RISK_ANSWERS,
         planned_start=timezone.now() + timedelta(days=1), planned_end=timezone.now() + timedelta(days=1, hours=1),
     )
     services.change_transition(instance=change, name="submit", by=change_manager)
