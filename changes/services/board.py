@@ -74,13 +74,13 @@ def _decide(*, change: ChangeRequest, by, role, comment: str, decision: str, at,
     except ChangeRequest.DoesNotExist as exc:
         raise DomainValidationError("This change no longer exists.") from exc
     role = _resolve_role(by, role)
-    if decision == Decision.REJECTED and not comment:
-        raise DomainValidationError({"comment": "Say why the change is rejected."})
     decisions = list(locked.approvals.select_related("approver"))
     refusal = decision_refusal(locked, by, role, decisions=decisions,
                                verb="approved" if decision == Decision.APPROVED else "rejected")
-    if refusal is not None:
+    if refusal is not None:  # who may not decide is told so (403/409) before what is missing (400)
         raise refusal
+    if decision == Decision.REJECTED and not comment:
+        raise DomainValidationError({"comment": "Say why the change is rejected."})
     try:
         with transaction.atomic():
             approval = ChangeApproval.objects.create(
