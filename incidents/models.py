@@ -394,7 +394,8 @@ class IncidentNote(models.Model):
 
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="notes")
     author = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="incident_notes"
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="incident_notes",
+        help_text="Empty for a note the system wrote (e.g. the alert intake).",
     )
     body = models.TextField()
     created_at = models.DateTimeField(default=timezone.now)
@@ -403,4 +404,4 @@ class IncidentNote(models.Model):
         ordering = ["created_at", "id"]
 
     def __str__(self) -> str:
-        return f"Note on {self.incident.number} by {self.author}"
+        return f"Note on {self.incident.number} by {self.author or 'the system'}"

@@ -366,9 +366,10 @@ def incident_escalate(*, incident: Incident, by, comment: str = "") -> Incident:
 def incident_add_note(*, incident: Incident, by, body: str, at: datetime | None = None) -> IncidentNote:
     """Add a work note to the timeline (needs ``incidents.add_incidentnote``).
 
-    ``at`` (demo data) dates the note; not exposed to users."""
+    ``by`` None is the system (the alert intake notes resolved alerts): the note has no author.
+    ``at`` (demo data, the event's moment) dates the note; not exposed to users."""
     _require_perm(by, "incidents.add_incidentnote", "You may not add notes to incidents.")
-    if by is None:
+    if by is not None and not by.is_authenticated:
         raise PermissionDenied("Notes need an author.")
     _require_visible(by, incident)
     body = (body or "").strip()

@@ -126,14 +126,21 @@ class DeploymentFailed(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class AlertReceived(Event):
-    """A monitoring alert was received (firing or resolved) and stored."""
+    """Monitoring alerts of one group were received and stored (one event per group of a delivery).
+
+    ``firing`` are the alerts that need an incident (new, firing again, or firing without one),
+    ``resolved`` those that turned resolved in this delivery; an alert that is merely still firing
+    is in neither (its ``last_seen`` was updated, nothing else is to do).
+    """
 
     name: ClassVar[str] = "alert.received"
-    alert_id: int
-    status: str
-    # Distinguishes two receipts of the same alert (e.g. it fired again after resolving).
+    source_id: int
+    group_id: int
+    firing: tuple[int, ...] = ()
+    resolved: tuple[int, ...] = ()
+    # Distinguishes two deliveries for the same group (one id per accepted request).
     receipt: str
-    key_fields: ClassVar[tuple[str, ...]] = ("alert_id", "receipt")
+    key_fields: ClassVar[tuple[str, ...]] = ("group_id", "receipt")
 
 
 EVENT_TYPES: dict[str, type[Event]] = {

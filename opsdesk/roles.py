@@ -32,6 +32,8 @@ _READ = [
     "metrics.view_metricsnapshot",
     "automation.view_automationrule",
     "automation.view_automationrun",
+    "alerts.view_alertsource",
+    "alerts.view_alert",
 ]
 
 _APPROVER = [*_READ, "changes.approve_changerequest"]
@@ -64,6 +66,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "incidents.add_businesscalendar",
         "incidents.change_businesscalendar",
         "incidents.delete_businesscalendar",
+        "alerts.add_alertsource",
+        "alerts.change_alertsource",
     ],
     Role.CHANGE_MANAGERS: [
         *_READ,

@@ -160,6 +160,31 @@ class IncidentSerializer(serializers.ModelSerializer):
         return sla_state(obj, now=self.context.get("now"), clocks=clocks).as_dict()
 
 
+class IncidentAlertSerializer(serializers.Serializer):
+    """An alert of the incident (from the alert intake, §9), read through the reverse relation."""
+
+    fingerprint = serializers.CharField()
+    status = serializers.CharField()
+    title = serializers.CharField()
+    starts_at = serializers.DateTimeField()
+    ends_at = serializers.DateTimeField(allow_null=True)
+    labels = serializers.DictField(child=serializers.CharField())
+    annotations = serializers.DictField(child=serializers.CharField())
+    generator_url = serializers.CharField()
+    source = serializers.CharField(source="source.slug")
+    first_seen = serializers.DateTimeField()
+    last_seen = serializers.DateTimeField()
+
+
+class IncidentDetailSerializer(IncidentSerializer):
+    """One incident as its detail carries it: with its ``alerts``."""
+
+    alerts = IncidentAlertSerializer(many=True, read_only=True)
+
+    class Meta(IncidentSerializer.Meta):
+        fields = [*IncidentSerializer.Meta.fields, "alerts"]
+
+
 class IncidentCreateSerializer(serializers.ModelSerializer):
     """What a client gives to log an incident (the reporter is the requesting user)."""
 

@@ -24,6 +24,7 @@ from .serializers import (
     CloseInput,
     EscalateInput,
     IncidentCreateSerializer,
+    IncidentDetailSerializer,
     IncidentNoteSerializer,
     IncidentSerializer,
     IncidentUpdateSerializer,
@@ -73,8 +74,15 @@ class IncidentViewSet(
     transition_service = staticmethod(services.incident_transition)
     queryset = Incident.objects.none()  # for the schema and permissions; get_queryset does the work
 
+    def get_serializer_class(self):
+        # The list stays lean; one incident (detail, and the answer to every write) carries its alerts.
+        return IncidentSerializer if self.action == "list" else IncidentDetailSerializer
+
     def get_queryset(self):
-        return incident_list(user=self.request.user).annotate(
+        incidents = incident_list(user=self.request.user)
+        if self.action != "list":
+            incidents = incidents.prefetch_related("alerts__source")  # the alert intake's reverse relation
+        return incidents.annotate(
             severity_rank=Case(
                 *[When(severity=s, then=Value(rank)) for s, rank in SEVERITY_RANK.items()],
                 output_field=IntegerField(),

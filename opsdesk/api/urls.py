@@ -15,5 +15,6 @@ urlpatterns = [
     path("", include("releases.api.urls")),
     path("", include("metrics.api.urls")),
     path("", include("automation.api.urls")),
+    path("", include("alerts.api.urls")),
     path("", include(router.urls)),
 ]

@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "changes",
     "releases",
     "metrics",
+    "alerts",
     "automation",
 ]
 
@@ -229,6 +230,9 @@ SPECTACULAR_SETTINGS = {
         "AutomationRunOutcomeEnum": "automation.choices.RunOutcome",
     },
 }
+
+# Alert intake: the largest body a monitoring source may send (larger: 413).
+OPSDESK_ALERT_MAX_BODY_BYTES = env.int("OPSDESK_ALERT_MAX_BODY_BYTES", default=1024 * 1024)
 
 # Notification retries: attempts before a row stays failed for good.
 OPSDESK_NOTIFICATION_MAX_ATTEMPTS = env.int("OPSDESK_NOTIFICATION_MAX_ATTEMPTS", default=10)

@@ -72,8 +72,8 @@ def test_anonymous_and_roleless_users_are_refused(api_client, history):
 def test_rules_are_read_by_everyone_with_a_role_and_changed_by_ops_managers(api_client, api_reader, user_in_role):
     body = api_client(api_reader).get(RULES).json()
     keys = [rule["key"] for rule in body]
-    assert keys == sorted(["approved_change_to_release", "auto_assign", "failed_deployment_to_incident",
-                           "recurring_incidents_to_change"])
+    assert keys == sorted(["alert_to_incident", "approved_change_to_release", "auto_assign",
+                           "failed_deployment_to_incident", "recurring_incidents_to_change"])
     recurring = api_client(api_reader).get(f"{RULES}recurring_incidents_to_change/").json()
     assert recurring["trigger"] == "incident.created"
     assert recurring["params_schema"]["count"] == {

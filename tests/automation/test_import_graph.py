@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PROCESS_APPS = ("incidents", "changes", "releases")
+PROCESS_APPS = ("incidents", "changes", "releases", "alerts")
 
 
 def imports_between_apps() -> dict[str, set[tuple[str, str]]]:

@@ -52,8 +52,8 @@ def test_a_failing_handler_is_rolled_back_alone_and_the_publisher_keeps_its_writ
 def test_event_keys_identify_the_occurrence():
     assert events.IncidentCreated(incident_id=5).key == "incident.created:5"
     assert events.DeploymentFailed(deployment_id=3, release_id=9, by_id=1).key == "deployment.failed:3"
-    assert events.AlertReceived(alert_id=4, status="firing", receipt="2026-12-01T10:00").key == (
-        "alert.received:4:2026-12-01T10:00"
+    assert events.AlertReceived(source_id=2, group_id=4, firing=(7, 8), receipt="a1b2").key == (
+        "alert.received:4:a1b2"
     )
     assert set(events.EVENT_TYPES) == {
         "incident.created", "incident.transitioned", "incident.severity_changed", "change.approved",
@@ -191,4 +191,5 @@ def test_every_rule_of_the_spec_is_seeded_enabled_with_its_defaults():
         "approved_change_to_release": (True, {}),
         "failed_deployment_to_incident": (True, {"severity": "high"}),
         "auto_assign": (True, {"strategy": "round_robin"}),
+        "alert_to_incident": (True, {}),
     }

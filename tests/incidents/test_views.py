@@ -364,8 +364,9 @@ def queries_for(client, url) -> int:
 # (once for every row), and the filter form's choices: services, teams, users.
 QUEUE_QUERIES = 11
 # session, user, user perms, group perms, user roles (nav), the incident (joined), its SLA
-# policy with its calendar, content type (unless cached), transition log, notes, notifications.
-DETAIL_QUERIES = 11
+# policy with its calendar, content type (unless cached), transition log, notes, notifications,
+# the incident's alerts.
+DETAIL_QUERIES = 12
 
 
 def test_queue_query_count_does_not_grow_with_rows(client, desk, frozen, django_assert_num_queries):
