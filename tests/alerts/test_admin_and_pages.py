@@ -117,3 +117,33 @@ def test_an_incident_without_alerts_shows_no_alerts_card(client, user_in_role, s
     incident = IncidentFactory(service=service)
     client.force_login(user_in_role(Role.SERVICE_DESK))
     assert 'id="alerts-heading"' not in client.get(reverse("incidents:detail", args=[incident.pk])).content.decode()
+
+
+def test_send_test_alert_posts_to_a_running_opsdesk_and_resolves(live_server, make_source, service, settings):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    _, token = make_source("alertmanager")
+    out = StringIO()
+    call_command("send_test_alert", "alertmanager", "--token", token, "--url", live_server.url,
+                 "--service", "checkout", "--instances", "2", stdout=out)
+    assert "→ 202" in out.getvalue()
+    incident = Incident.objects.get()
+    assert (incident.title, incident.service, incident.state) == (
+        "OpsDesk test alert on test-host-1.example.org (+1 more alert)", service, "detected"
+    )
+    call_command("send_test_alert", "alertmanager", "--token", token, "--url", live_server.url, "--resolve",
+                 "--service", "checkout", "--instances", "2", stdout=StringIO())
+    incident.refresh_from_db()
+    assert incident.state == "resolved"
+
+
+def test_send_test_alert_with_a_wrong_token_says_it_was_refused(live_server, make_source, service):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    make_source("grafana")
+    with pytest.raises(CommandError, match=r"refused the test alert \(401\)"):
+        call_command("send_test_alert", "grafana", "--token", "nope", "--url", live_server.url, stdout=StringIO())
