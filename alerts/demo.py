@@ -22,7 +22,7 @@ TOKEN_FILE = Path(settings.BASE_DIR) / "var" / "demo-alert-token.txt"
 
 def write_token(slug: str, token: str, path: Path | None = None) -> Path:
     """Keep the demo source's token (owner-readable) for ``manage.py send_test_alert``."""
-    path = path or TOKEN_FILE
+    path = path or TOKEN_FILE  # read at call time: tests point it elsewhere
     path.parent.mkdir(parents=True, exist_ok=True)
     path.touch(mode=0o600, exist_ok=True)
     path.chmod(0o600)
@@ -50,7 +50,7 @@ def seed(ctx) -> str:
         by=ctx.admin, name="Prometheus Alertmanager", slug="alertmanager", kind=SourceKind.ALERTMANAGER,
         default_service=platform, default_severity="medium",
     )
-    write_token(source.slug, token)
+    token_path = write_token(source.slug, token)
     now = ctx.now.replace(second=0, microsecond=0)
     day = timedelta(days=1)
 
@@ -126,5 +126,5 @@ def seed(ctx) -> str:
     resolved = incidents.filter(state="resolved").count()
     return (
         f"source {source.slug!r}: {Alert.objects.filter(source=source).count()} alerts, {incidents.count()} "
-        f"incidents ({resolved} auto-resolved); its token is in {TOKEN_FILE.relative_to(settings.BASE_DIR)}"
+        f"incidents ({resolved} auto-resolved); its token is in {token_path}"
     )

@@ -240,6 +240,29 @@ def _parse(source: AlertSource, payload: Any, received_at: datetime) -> Parsed:
     return parsed
 
 
+def _set(alert: Alert, **values: Any) -> None:
+    """Set fields on a stored alert, remembering which ones really changed (``_changed``)."""
+    changed = alert.__dict__.setdefault("_changed", set())
+    for name, value in values.items():
+        if getattr(alert, name) != value:
+            setattr(alert, name, value)
+            changed.add(name.removesuffix("_id"))
+
+
+def _save_updates(alerts: list[Alert], received_at: datetime) -> None:
+    """Write the stored alerts a delivery touched: one UPDATE for those only seen again (the usual
+    repeat), one bulk UPDATE per set of changed fields for the rest (resolved, relabelled)."""
+    seen_only = [alert.pk for alert in alerts if not alert.__dict__.get("_changed")]
+    if seen_only:
+        Alert.objects.filter(pk__in=seen_only).update(last_seen=received_at)
+    by_fields: dict[frozenset, list[Alert]] = {}
+    for alert in alerts:
+        if alert.__dict__.get("_changed"):
+            by_fields.setdefault(frozenset(alert.__dict__["_changed"]), []).append(alert)
+    for fields, group in by_fields.items():
+        Alert.objects.bulk_update(group, sorted({*fields, "last_seen"}))
+
+
 @transaction.atomic
 def alert_ingest(*, source: AlertSource, payload: Any, received_at: datetime | None = None) -> IngestResult:
     """Take one delivery of ``source`` (its parsed JSON body).
@@ -290,10 +313,10 @@ def alert_ingest(*, source: AlertSource, payload: Any, received_at: datetime | N
         known.last_seen = received_at
         update.append(known)
         if known.status == AlertStatus.FIRING:
-            known.group, known.labels, known.annotations = group, alert.labels, alert.annotations
-            known.generator_url = alert.generator_url or known.generator_url
+            _set(known, group_id=group.pk, labels=alert.labels, annotations=alert.annotations,
+                 generator_url=alert.generator_url or known.generator_url)
             if alert.status == AlertStatus.RESOLVED:
-                known.status, known.ends_at = AlertStatus.RESOLVED, fresh.ends_at
+                _set(known, status=AlertStatus.RESOLVED, ends_at=fresh.ends_at)
                 if known.incident_id is not None:
                     resolved.setdefault(alert.group_key, []).append(known.pk)
             elif known.incident_id is None:  # its incident could not be opened before: try again
@@ -307,10 +330,7 @@ def alert_ingest(*, source: AlertSource, payload: Any, received_at: datetime | N
     if demote:
         Alert.objects.filter(pk__in=demote).update(current=False)
     Alert.objects.bulk_create(create)
-    if update:
-        Alert.objects.bulk_update(
-            update, ["group", "status", "labels", "annotations", "generator_url", "ends_at", "last_seen"]
-        )
+    _save_updates(update, received_at)
     ids = {alert.fingerprint: alert.pk for alert in [*update, *create]}  # a new occurrence wins over its previous
     receipt = uuid.uuid4().hex[:16]
     for key, group in groups.items():
