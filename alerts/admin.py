@@ -52,9 +52,7 @@ def _config_block(source: AlertSource, token: str | None = None):
 @admin.register(AlertSource)
 class AlertSourceAdmin(admin.ModelAdmin):
     form = AlertSourceForm
-    list_display = [
-        "name", "slug", "kind", "default_service", "enabled", "last_alert", "firing", "total", "token_prefix",
-    ]
+    list_display = ["name", "kind", "enabled", "last_alert", "firing", "total"]
     list_filter = ["kind", "enabled"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
@@ -68,6 +66,9 @@ class AlertSourceAdmin(admin.ModelAdmin):
         ("Record", {"fields": ["created_at", "created_by"]}),
     ]
     add_fieldsets = fieldsets[:3]
+
+    class Media:
+        css = {"all": ["css/alerts-admin.css"]}
 
     def get_queryset(self, request):
         return source_list()
@@ -137,8 +138,8 @@ class AlertSourceAdmin(admin.ModelAdmin):
 class AlertAdmin(ReadOnlyAdmin):
     """Every alert received (read-only); those of confidential incidents only for who may see them."""
 
-    list_display = ["last_seen", "source", "alert_title", "status", "fingerprint", "incident_link", "starts_at",
-                    "ends_at"]
+    list_display = ["alert_title", "status", "incident_link", "source", "last_seen"]
+    list_display_links = ["alert_title"]
     list_filter = ["status", "source"]
     search_fields = ["fingerprint", "incident__number"]
     date_hierarchy = "last_seen"

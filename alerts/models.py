@@ -29,7 +29,7 @@ class AlertSource(models.Model):
     """A monitoring system that sends alerts (an Alertmanager, a Grafana, any tool speaking the generic JSON)."""
 
     name = models.CharField(max_length=100, unique=True)
-    slug = models.SlugField(max_length=50, unique=True, help_text="Part of the ingest URL: /api/v1/alerts/<slug>/.")
+    slug = models.SlugField(max_length=50, unique=True, help_text="Part of the ingest URL: /api/v1/alerts/{slug}/.")
     kind = models.CharField(max_length=20, choices=SourceKind.choices)
     token_hash = models.CharField(max_length=64, editable=False)
     token_prefix = models.CharField(

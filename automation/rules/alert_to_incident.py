@@ -68,8 +68,9 @@ class AlertToIncident(Rule):
         changed: dict[int, Incident] = {}
         if firing:
             incident, how = self._take_firing(group, source, firing, event)
-            (created if how == "opened" else []).append(incident)
-            if how != "opened":
+            if how == "opened":
+                created.append(incident)
+            else:
                 changed[incident.pk] = incident
             said.append(f"{how.capitalize()} {incident_label(incident)} for {_count(firing)}")
         if resolved:
@@ -77,7 +78,8 @@ class AlertToIncident(Rule):
                 if incident.pk not in {i.pk for i in created}:
                     changed[incident.pk] = incident
                 said.append(note)
-        return Acted(detail="; ".join(said) + ".", created=created, changed=list(changed.values()))
+        detail = "; ".join(said) + "."
+        return Acted(detail=detail[0].upper() + detail[1:], created=created, changed=list(changed.values()))
 
     # --- firing ------------------------------------------------------------------------
 

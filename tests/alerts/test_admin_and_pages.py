@@ -52,6 +52,16 @@ def test_a_bad_severity_map_is_a_form_error(client, im, fallback_service):
     assert not AlertSource.objects.exists()
 
 
+def test_a_duplicate_name_or_slug_is_a_form_error(client, im, make_source, fallback_service):
+    make_source("alertmanager", name="Prometheus EU", slug="prom-eu")
+    response = client.post(reverse("admin:alerts_alertsource_add"), form(fallback_service))
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert "Alert source with this Name already exists." in text or "Another source is already called" in text
+    assert "prom-eu" in text
+    assert AlertSource.objects.count() == 1
+
+
 def test_the_grafana_source_page_shows_a_contact_point(client, im, make_source):
     source, _ = make_source("grafana")
     text = client.get(reverse("admin:alerts_alertsource_change", args=[source.pk])).content.decode()
@@ -87,10 +97,10 @@ def test_alerts_of_a_confidential_incident_are_hidden_in_the_admin(clock, client
     outsider = user_in_role(Role.SERVICE_DESK, is_staff=True, username="outsider")
     client.force_login(outsider)
     text = client.get(reverse("admin:alerts_alert_changelist")).content.decode()
-    assert "1a30ba71cca2921f" not in text and "0 alerts" in text
+    assert "BlackBox probe failure" not in text and "0 alerts" in text
     client.force_login(user_in_role(Role.INCIDENT_MANAGERS, is_staff=True, username="im2"))
     text = client.get(reverse("admin:alerts_alert_changelist")).content.decode()
-    assert "1a30ba71cca2921f" in text
+    assert "BlackBox probe failure: https://shop.example.org" in text
 
 
 def test_the_incident_page_shows_its_alerts_with_labels_status_and_links(clock, client, user_in_role, make_source,
