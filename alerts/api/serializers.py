@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from incidents.choices import Severity
@@ -12,11 +13,20 @@ from ..selectors import ingest_url
 from ..services import SOURCE_FIELDS
 
 
+# A plain string in the schema: as an enum it would be a second name for the incidents' SeverityEnum.
+@extend_schema_field({"type": "string", "description": "One of: critical | high | medium | low"})
+class SeverityField(serializers.ChoiceField):
+    """A severity (its values equal Service.criticality's, a distinct concept)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(choices=Severity.choices, **kwargs)
+
+
 class AlertSourceSerializer(serializers.ModelSerializer):
     """A monitoring source; its token is never shown again after creation (only its first characters)."""
 
     kind = serializers.ChoiceField(choices=SourceKind.choices)
-    default_severity = serializers.ChoiceField(choices=Severity.choices, required=False)
+    default_severity = SeverityField(required=False)
     ingest_url = serializers.SerializerMethodField()
     last_alert_at = serializers.DateTimeField(read_only=True, allow_null=True)
     alerts_firing = serializers.IntegerField(read_only=True, allow_null=True)

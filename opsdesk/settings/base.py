@@ -228,6 +228,11 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "AutomationRuleKeyEnum": "automation.choices.RuleKey",
         "AutomationRunOutcomeEnum": "automation.choices.RunOutcome",
+        "AlertSourceKindEnum": "alerts.choices.SourceKind",
+        "AlertStatusEnum": "alerts.choices.AlertStatus",
+        # Named here since alerts and the incident detail brought fields of the same names:
+        "DeploymentStatusEnum": "releases.choices.DeploymentStatus",
+        "IncidentStateEnum": "incidents.choices.IncidentState",
     },
 }
 
