@@ -11,8 +11,8 @@ then posts Alertmanager v4 deliveries of 50 alerts from 8 client threads:
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/opsdesk_alerts_bench \\
     CELERY_BROKER_URL=redis://127.0.0.1:6379/13 .venv/bin/python bench/alerts_bench.py [--port 8131] [--write]
 
-The database is emptied and refilled: its name must contain "bench" (a PostgreSQL one is
-created when missing). ``--write`` puts the figures into bench/RESULTS.md under its own heading.
+The database is dropped and made anew: its name must contain "bench". ``--write`` puts the
+figures into bench/RESULTS.md under its own heading (one per database).
 Every request has a timeout and the whole run a deadline, so it always stops by itself.
 """
 
@@ -44,7 +44,8 @@ DEADLINE_SECONDS = 900
 SECTION = "## Alert intake (bench/alerts_bench.py)"
 
 
-def ensure_postgres_database(url: str) -> None:
+def fresh_postgres_database(url: str) -> None:
+    """Drop and create the scratch PostgreSQL database (its name contains "bench": checked by setup)."""
     parsed = urlparse(url)
     if not parsed.scheme.startswith("postgres"):
         return
@@ -52,32 +53,31 @@ def ensure_postgres_database(url: str) -> None:
 
     name = parsed.path.lstrip("/")
     admin = parsed._replace(path="/postgres").geturl()
+    if "bench" not in name:
+        raise SystemExit("Refusing to drop a database whose name does not contain 'bench'.")
     with psycopg.connect(admin, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=8131)
     parser.add_argument("--write", action="store_true", help="write the figures into bench/RESULTS.md")
+    parser.add_argument("--all-rules", action="store_true",
+                        help="keep every automation rule on (new incidents are also assigned and collected into a "
+                        "recurring-incidents change, which serialises them on their service)")
     args = parser.parse_args()
     started = time.monotonic()
 
     from scratch import setup
 
-    ensure_postgres_database(os.environ.get("DATABASE_URL", ""))
+    fresh_postgres_database(os.environ.get("DATABASE_URL", ""))
     setup("/tmp/opsdesk_alerts_bench.sqlite3")
     from django.core.management import call_command
     from django.db import connection
 
     call_command("migrate", verbosity=0)
-    call_command("flush", interactive=False, verbosity=0)
-    from opsdesk.management.commands.seed_demo import replay_data_migrations
-    from opsdesk.roles import sync_role_permissions
-
-    replay_data_migrations()
-    sync_role_permissions()
     from alerts import services
     from alerts.models import Alert
     from alerts.samples import alertmanager_delivery
@@ -86,8 +86,8 @@ def main() -> None:
     from opsdesk.models import Service, Team, TransitionLog
     from tests.factories import UserFactory
 
-    # Only the rule under test: assignment and recurring-incident changes are measured elsewhere.
-    AutomationRule.objects.exclude(key="alert_to_incident").update(enabled=False)
+    if not args.all_rules:  # only the rule under test: assignment and recurring-incident changes apart
+        AutomationRule.objects.exclude(key="alert_to_incident").update(enabled=False)
     lead = UserFactory(username="bench-lead")
     team = Team.objects.create(name="Bench", email="bench@example.test", lead=lead)
     team.members.add(lead)
@@ -97,6 +97,9 @@ def main() -> None:
         rate_limit_per_minute=100_000,
     )
     database = connection.vendor
+    from django.conf import settings
+
+    broker = settings.CELERY_BROKER_URL.split(":", 1)[0]
     connection.close()
 
     inherited = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}  # not the test settings
@@ -133,6 +136,8 @@ def main() -> None:
         ).count()
         results["alerts"] = Alert.objects.count()
         results["database"] = database
+        results["broker"] = broker
+        results["all_rules"] = args.all_rules
     finally:
         server.terminate()
         try:
@@ -142,7 +147,7 @@ def main() -> None:
     report = format_report(results)
     print(report)
     if args.write:
-        write_results(report)
+        write_results(report, section(results["database"], results["all_rules"]))
     ok = results["incidents_after_storm"] == GROUPS and results["resolved_by_system"] == GROUPS
     sys.exit(0 if ok else 1)
 
@@ -198,13 +203,21 @@ def post_all(port: int, token: str, bodies: list[bytes], *, deadline: float) -> 
     }
 
 
+def section(database: str, all_rules: bool = False) -> str:
+    return f"{SECTION}, {database}{', every rule on' if all_rules else ''}"
+
+
 def format_report(results: dict) -> str:
     lines = [
-        SECTION,
+        section(results["database"], results["all_rules"]),
         "",
-        f"{datetime.now(UTC):%Y-%m-%d}, {results['database']}, gunicorn 2 workers × 4 threads, "
-        f"{CLIENT_THREADS} client threads, Alertmanager v4 deliveries of {PER_DELIVERY} alerts, "
-        f"{GROUPS} groups × {ALERTS_PER_GROUP} alerts, on this 2-core machine (shared).",
+        f"{datetime.now(UTC):%Y-%m-%d}, {results['database']}, broker {results['broker']}, gunicorn 2 workers × "
+        f"4 threads, {CLIENT_THREADS} client threads, Alertmanager v4 deliveries of {PER_DELIVERY} alerts, "
+        f"{GROUPS} groups × {ALERTS_PER_GROUP} alerts, on this 2-core machine (shared with other work). "
+        + ("Every automation rule is on: each new incident is also assigned and joins the service's "
+           "recurring-incidents change." if results["all_rules"] else
+           "Only the rule alert_to_incident is on (assignment and recurring-incident changes apart).")
+        + " Every incident writes its notifications to the outbox.",
         "",
         "| phase | deliveries | alerts | seconds | alerts/s | p50 ms | p95 ms | refused |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
@@ -225,12 +238,12 @@ def format_report(results: dict) -> str:
     return "\n".join(lines)
 
 
-def write_results(report: str) -> None:
+def write_results(report: str, heading: str) -> None:
     """Replace (or add) this benchmark's own section of bench/RESULTS.md, leaving the others as they are."""
     path = ROOT / "bench" / "RESULTS.md"
     text = path.read_text() if path.exists() else "# Benchmark results\n\n"
-    if SECTION in text:
-        before, rest = text.split(SECTION, 1)
+    if heading in text:
+        before, rest = text.split(heading, 1)
         after = rest[rest.find("\n## "):] if "\n## " in rest else ""
         text = before + report + after.lstrip("\n")
     else:
