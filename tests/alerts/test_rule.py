@@ -77,3 +77,18 @@ def test_runs_about_a_confidential_incident_are_hidden_from_outsiders(
     assert api_client(incident_manager).get("/api/v1/automation/runs/", {"rule": "alert_to_incident"}).json()[
         "count"] == 2
     assert AlertGroup.objects.count() == 1
+
+
+def test_the_automation_pages_show_alert_runs(clock, am, send, client, user_in_role):
+    from django.urls import reverse
+
+    _, token = am
+    send("alertmanager", token, firing_payload())
+    run = AutomationRun.objects.get()
+    client.force_login(user_in_role("Service Desk"))
+    index = client.get(reverse("automation:index"))
+    assert index.status_code == 200 and "alertmanager/alertname=g1" in index.content.decode()
+    page = client.get(reverse("automation:run", args=[run.pk]))
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "alertmanager/alertname=g1" in text and Incident.objects.get().number in text
