@@ -387,3 +387,11 @@ def test_the_rule_records_what_it_did(clock, am, send):
     assert run.subject_number == "alertmanager/alertname=g1"
     assert [(r.action, r.object_id) for r in run.records.all()] == [("created", incident.pk)]
 
+
+
+def test_mttd_measures_the_monitorings_real_delay(clock, am, send, api_client, incident_manager):
+    _, token = am
+    send("alertmanager", token, firing_payload(starts_at="2026-03-02T08:52:30Z"))  # received at 09:00
+    metrics = api_client(incident_manager).get("/api/v1/metrics/", {"from": "2026-03-02", "to": "2026-03-03"})
+    assert metrics.status_code == 200
+    assert metrics.json()["incidents"]["mttd_seconds"] == 450.0
