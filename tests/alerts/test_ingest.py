@@ -395,3 +395,25 @@ def test_mttd_measures_the_monitorings_real_delay(clock, am, send, api_client, i
     metrics = api_client(incident_manager).get("/api/v1/metrics/", {"from": "2026-03-02", "to": "2026-03-03"})
     assert metrics.status_code == 200
     assert metrics.json()["incidents"]["mttd_seconds"] == 450.0
+
+
+def test_reopen_minutes_zero_never_reopens(clock, service, make_source, send):
+    _, token = make_source("alertmanager", reopen_minutes=0)
+    send("alertmanager", token, firing_payload())
+    send("alertmanager", token, resolved_payload())
+    clock.shift(timedelta(minutes=1))
+    send("alertmanager", token, firing_payload(starts_at="2026-03-02T09:00:30Z"))
+    assert list(Incident.objects.order_by("pk").values_list("state", flat=True)) == ["resolved", "detected"]
+
+
+def test_alerts_resolving_after_a_person_resolved_the_incident_are_only_noted(clock, am, send, incident_manager):
+    _, token = am
+    send("alertmanager", token, firing_payload())
+    incident = incident_services.incident_transition(
+        instance=Incident.objects.get(), name="resolve", by=incident_manager, resolution_summary="Rolled back."
+    )
+    send("alertmanager", token, resolved_payload())
+    incident.refresh_from_db()
+    assert (incident.state, incident.resolution_summary) == ("resolved", "Rolled back.")
+    assert TransitionLog.objects.filter(object_id=incident.pk, transition="resolve").count() == 1
+    assert IncidentNote.objects.get(incident=incident).body == "Resolved: g1 on a1 (a1)."
