@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
 from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin
 
+from incidents.models import ActionItem
+from incidents.selectors import incidents_visible_to
+from opsdesk.web import run_action
+
+from . import incident_changes
 from .filtersets import AutomationRunFilterSet
 from .models import AutomationRun
 from .selectors import rule_list, run_list, with_links
@@ -64,3 +72,21 @@ def run_detail(request, pk: int):
         raise Http404("No such automation run.") from exc
     with_links([run])
     return render(request, "automation/run_detail.html", {"run": run})
+
+
+@login_required
+@require_POST
+def action_item_raise_change(request, item_id: int):
+    """"Raise a change" on the incident page: a draft normal change for the action item, then back."""
+    item = ActionItem.objects.filter(
+        pk=item_id, incident__in=incidents_visible_to(request.user).values("pk")
+    ).select_related("incident").first()
+    if item is None:
+        raise Http404("No such action item.")
+    raised: list = []
+    if run_action(
+        request, lambda: raised.append(incident_changes.action_item_raise_change(item=item, by=request.user))
+    ):
+        change = raised[0]
+        messages.success(request, f"{change.number} raised as a draft normal change for “{item.title}”.")
+    return redirect(reverse("incidents:detail", kwargs={"pk": item.incident_id}) + "#action-items")

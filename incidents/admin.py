@@ -24,8 +24,17 @@ from opsdesk.workflow import transition_history
 
 from . import calendars, services, sla
 from .choices import OPEN_STATES, WEEKDAY_KEYS, CancelReason
-from .models import BusinessCalendar, Incident, IncidentNote, SLAPolicy
-from .selectors import incidents_visible_to, sla_state
+from .models import (
+    ActionItem,
+    BusinessCalendar,
+    Incident,
+    IncidentNote,
+    IncidentStep,
+    ProcessTemplate,
+    SLAPolicy,
+    StatusUpdate,
+)
+from .selectors import incidents_visible_to, process_rows_visible_to, sla_state
 
 CREATE_FIELDS = list(services.CREATE_FIELDS)
 
@@ -54,6 +63,12 @@ SYSTEM_FIELDS = [
     "cancel_reason",
     "sla_summary",
     "transition_log",
+    "major",
+    "major_declared_at",
+    "status_update_due",
+    "detection_breached",
+    "follow_up_breached",
+    "follow_up_breached_at",
 ]
 
 
@@ -134,6 +149,34 @@ class IncidentNoteInline(admin.TabularInline):
         return False
 
 
+class ReadOnlyInline(admin.TabularInline):
+    """Process records shown on the incident, written from the incident page or the API only."""
+
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class IncidentStepInline(ReadOnlyInline):
+    model = IncidentStep
+    fields = readonly_fields = ["phase", "title", "required", "state", "done_at", "done_by", "auto", "note"]
+
+
+class ActionItemInline(ReadOnlyInline):
+    model = ActionItem
+    fields = readonly_fields = ["title", "owner", "due_date", "state", "change", "closed_at"]
+
+
+class StatusUpdateInline(ReadOnlyInline):
+    model = StatusUpdate
+    fields = readonly_fields = ["created_at", "audience", "author", "body"]
+
+
 @admin.register(Incident)
 class IncidentAdmin(FSMAdminMixin, admin.ModelAdmin):
     form = IncidentAdminForm
@@ -161,17 +204,22 @@ class IncidentAdmin(FSMAdminMixin, admin.ModelAdmin):
         "resolution_breached",
         "escalation_level",
         "confidential",
+        "major",
+        "detection_breached",
+        "follow_up_breached",
         "service",
         "team",
     ]
     search_fields = ["number", "title", "description"]
     list_select_related = ["service", "team", "assignee"]
     date_hierarchy = "detected_at"
-    inlines = [IncidentNoteInline]
+    inlines = [IncidentNoteInline, StatusUpdateInline, ActionItemInline, IncidentStepInline]
     autocomplete_fields = ["assignee"]
     fieldsets = [
         (None, {"fields": ["number", "state", "title", "description", "severity", "service", "team", "assignee",
-                           "reporter", "confidential", "customers_affected"]}),
+                           "reporter", "confidential", "customers_affected", "caller_name", "caller_email"]}),
+        ("Process", {"fields": ["major", "major_declared_at", "status_update_due", "detection_breached",
+                                "follow_up_breached", "follow_up_breached_at"]}),
         ("Times", {"fields": ["started_at", "detected_at", "acknowledged_at", "resolved_at", "closed_at"]}),
         ("SLA", {"fields": ["sla_summary", "response_due", "resolution_due", "follow_up_due", "response_breached",
                             "response_breached_at", "resolution_breached", "resolution_breached_at",
@@ -191,6 +239,9 @@ class IncidentAdmin(FSMAdminMixin, admin.ModelAdmin):
 
     def get_fieldsets(self, request, obj=None):
         return self.add_fieldsets if obj is None else self.fieldsets
+
+    def get_inlines(self, request, obj):
+        return self.inlines if obj is not None else [IncidentNoteInline]  # a new incident has no process records
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
@@ -266,6 +317,9 @@ class IncidentAdmin(FSMAdminMixin, admin.ModelAdmin):
                 fields["customers_affected"] = fields["customers_affected"] or 0
                 fields["confidential"] = bool(fields["confidential"])
                 fields["description"] = fields["description"] or ""
+                fields["major"] = bool(fields.get("major"))
+                fields["caller_name"] = fields.get("caller_name") or ""
+                fields["caller_email"] = fields.get("caller_email") or ""
                 saved = services.incident_create(by=request.user, **fields)
         except (DomainValidationError, TransitionNotAllowed, ConcurrentUpdate) as exc:
             self.message_user(request, getattr(exc, "message", str(exc)), level=messages.ERROR)
@@ -314,11 +368,12 @@ class IncidentAdmin(FSMAdminMixin, admin.ModelAdmin):
 class SLAPolicyForm(forms.ModelForm):
     class Meta:
         model = SLAPolicy
-        fields = ["response_time", "resolution_time", "notification_level", "warning_threshold", "calendar"]
+        fields = ["response_time", "resolution_time", "notification_level", "warning_threshold", "calendar",
+                  "detection_time", "follow_up_time"]
 
     def clean(self):
         cleaned = super().clean()
-        for name in ("response_time", "resolution_time"):
+        for name in ("response_time", "resolution_time", "detection_time", "follow_up_time"):
             value = cleaned.get(name)
             if value is not None and value <= timedelta(0):
                 self.add_error(name, "Give a time longer than zero.")
@@ -335,8 +390,9 @@ class SLAPolicyAdmin(admin.ModelAdmin):
 
     form = SLAPolicyForm
     list_display = ["severity", "response_time", "resolution_time", "notification_level", "warning_threshold",
-                    "calendar"]
-    list_editable = ["response_time", "resolution_time", "notification_level", "warning_threshold", "calendar"]
+                    "calendar", "detection_time", "follow_up_time"]
+    list_editable = ["response_time", "resolution_time", "notification_level", "warning_threshold", "calendar",
+                     "detection_time", "follow_up_time"]
     list_select_related = ["calendar"]
 
     def has_add_permission(self, request):
@@ -488,3 +544,69 @@ class IncidentNoteAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# --- the incident process (§2.1) ----------------------------------------------------------
+
+
+@admin.register(ProcessTemplate)
+class ProcessTemplateAdmin(admin.ModelAdmin):
+    """The checklist every new incident gets. Changes apply to incidents logged afterwards;
+    steps are switched off (``active``), never deleted, so old checklists keep their meaning."""
+
+    list_display = ["position", "phase", "key", "title", "required", "active"]
+    list_display_links = ["key"]
+    list_editable = ["position", "title", "required", "active"]
+    list_filter = ["phase", "required", "active"]
+    ordering = ["position", "id"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["key"] if obj is not None else []
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ProcessRecordAdmin(admin.ModelAdmin):
+    """Read-only, and only the rows of incidents the user may see (§6): confidential ones stay hidden."""
+
+    def get_queryset(self, request):
+        return process_rows_visible_to(self.model, request.user).select_related(*self.list_select_related)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(IncidentStep)
+class IncidentStepAdmin(ProcessRecordAdmin):
+    list_display = ["incident", "phase", "title", "required", "state", "done_at", "done_by", "auto"]
+    list_filter = ["phase", "state", "required", "auto", "key"]
+    search_fields = ["incident__number", "title", "note"]
+    list_select_related = ["incident", "done_by"]
+    readonly_fields = ["incident", "phase", "key", "title", "required", "position", "state", "done_at", "done_by",
+                       "auto", "note"]
+
+
+@admin.register(ActionItem)
+class ActionItemAdmin(ProcessRecordAdmin):
+    list_display = ["title", "incident", "owner", "due_date", "state", "change", "reminded_at"]
+    list_filter = ["state", "due_date"]
+    search_fields = ["incident__number", "title", "owner__username"]
+    list_select_related = ["incident", "owner", "change"]
+    readonly_fields = ["incident", "title", "owner", "due_date", "state", "change", "created_by", "created_at",
+                       "closed_at", "closed_by", "note", "reminded_at"]
+
+
+@admin.register(StatusUpdate)
+class StatusUpdateAdmin(ProcessRecordAdmin):
+    list_display = ["incident", "audience", "author", "created_at"]
+    list_filter = ["audience"]
+    search_fields = ["incident__number", "body"]
+    list_select_related = ["incident", "author"]
+    readonly_fields = ["incident", "audience", "author", "body", "created_at"]

@@ -24,7 +24,10 @@ from .selectors import hold_periods
 from .services import _require_perm, retime_incident
 
 CALENDAR_FIELDS = ("name", "time_zone", "hours", "holidays")
-POLICY_FIELDS = ("response_time", "resolution_time", "notification_level", "warning_threshold", "calendar")
+POLICY_FIELDS = ("response_time", "resolution_time", "notification_level", "warning_threshold", "calendar",
+                 "detection_time", "follow_up_time")
+# The incident process's targets (§2.1): they apply to new detections and resolutions, and re-time nothing.
+PROCESS_TARGETS = ("detection_time", "follow_up_time")
 RETIME_BATCH = 500
 
 
@@ -109,7 +112,7 @@ def sla_policy_update(*, policy: SLAPolicy, by, **fields: Any) -> SLAPolicy:
     locked = SLAPolicy.objects.select_for_update(of=("self",)).select_related("calendar").get(pk=policy.pk)
     old_calendar = locked.calendar_id
     errors = {}
-    for name in ("response_time", "resolution_time"):
+    for name in ("response_time", "resolution_time", *PROCESS_TARGETS):
         if name in fields and (fields[name] is None or fields[name] <= sla.ZERO):
             errors[name] = "Give a time longer than zero."
     if errors:
@@ -120,7 +123,7 @@ def sla_policy_update(*, policy: SLAPolicy, by, **fields: Any) -> SLAPolicy:
     for name in changed:
         setattr(locked, name, fields[name])
     locked.save()
-    if set(changed) - {"notification_level"}:
+    if set(changed) - {"notification_level", *PROCESS_TARGETS}:
         calendar = locked.calendar.name if locked.calendar_id else "24 × 7"
         reason = f"calendar {calendar}" if old_calendar != locked.calendar_id else "policy targets changed"
         _retime_open_incidents(locked, by=by, reason=reason, recount_holds=old_calendar != locked.calendar_id)

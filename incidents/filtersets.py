@@ -5,6 +5,7 @@ from __future__ import annotations
 import django_filters
 from django.contrib.auth import get_user_model
 from django.db.models import Q
+from django.utils import timezone
 
 from opsdesk.models import Service, Team
 
@@ -27,11 +28,20 @@ class IncidentFilterSet(django_filters.FilterSet):
     breached = django_filters.BooleanFilter(method="filter_breached", label="SLA breached")
     detected_after = django_filters.IsoDateTimeFilter(field_name="detected_at", lookup_expr="gte")
     detected_before = django_filters.IsoDateTimeFilter(field_name="detected_at", lookup_expr="lt")
+    major = django_filters.BooleanFilter(field_name="major", label="Major incident")
+    follow_up_overdue = django_filters.BooleanFilter(method="filter_follow_up_overdue", label="Follow-up overdue")
 
     class Meta:
         model = Incident
         fields = ["q", "state", "severity", "service", "team", "assignee", "breached", "detected_after",
-                  "detected_before"]
+                  "detected_before", "major", "follow_up_overdue"]
+
+    def filter_follow_up_overdue(self, queryset, name, value):
+        """Resolved, and past ``follow_up_due`` (flagged by the sweep or not yet): the review is late."""
+        if value is None:
+            return queryset
+        overdue = Q(state=IncidentState.RESOLVED, follow_up_due__lte=timezone.now())
+        return queryset.filter(overdue) if value else queryset.exclude(overdue)
 
     def search(self, queryset, name, value):
         value = value.strip()

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from opsdesk.models import Service, Team
 
-from .choices import CancelReason, IncidentState, Severity
+from .choices import CancelReason, IncidentState, Severity, StatusAudience
 from .models import Incident
 
 DATETIME_LOCAL_FORMAT = "%Y-%m-%dT%H:%M"
@@ -107,12 +107,27 @@ class IncidentCreateForm(forms.Form):
         label="Confidential (security incident)",
         help_text="Only Incident Managers, the incident's team and you will see it.",
     )
+    caller_name = forms.CharField(
+        required=False, max_length=200, label="Caller",
+        help_text="The person affected who reported it (optional).",
+    )
+    caller_email = forms.EmailField(
+        required=False, label="Caller's email",
+        error_messages={"invalid": "Enter a valid email address for the caller."},
+        help_text="Gets the satisfaction survey when the incident is resolved.",
+    )
+    major = forms.BooleanField(
+        required=False, label="Major incident",
+        help_text="Stakeholder updates every 30 minutes and a banner on every page while it is open.",
+    )
 
-    def __init__(self, *args, now=None, **kwargs):
+    def __init__(self, *args, now=None, can_declare_major: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         # detected_at is the moment the form is submitted; the view passes it in.
         self.now = now or timezone.now()
         self.fields["started_at"].initial = local_now_minute
+        if not can_declare_major:
+            del self.fields["major"]
 
     def clean_customers_affected(self) -> int:
         value = self.cleaned_data.get("customers_affected")
@@ -139,6 +154,9 @@ class IncidentCreateForm(forms.Form):
             "customers_affected": data["customers_affected"],
             "confidential": data.get("confidential", False),
             "team": data.get("team"),
+            "caller_name": data.get("caller_name", "").strip(),
+            "caller_email": data.get("caller_email", "").strip(),
+            "major": bool(data.get("major", False)),
         }
 
 
@@ -173,7 +191,14 @@ class IncidentEditForm(forms.Form):
         help_text="Only Incident Managers, the incident's team and its reporter will see it.",
     )
 
-    FIELDS = ("title", "description", "team", "assignee", "customers_affected", "confidential")
+    caller_name = forms.CharField(required=False, max_length=200, label="Caller")
+    caller_email = forms.EmailField(
+        required=False, label="Caller's email",
+        error_messages={"invalid": "Enter a valid email address for the caller."},
+    )
+
+    FIELDS = ("title", "description", "team", "assignee", "customers_affected", "confidential", "caller_name",
+              "caller_email")
 
     def __init__(self, *args, incident: Incident, **kwargs):
         initial = {name: getattr(incident, name) for name in self.FIELDS}
@@ -339,3 +364,100 @@ def style_queue_filters(form) -> None:
             field.label_from_instance = UserChoiceField.label_from_instance.__get__(field)
         if name == "severity":
             field.choices = [("", empty), *Severity.choices]
+
+
+# --- the incident process (§2.1) ------------------------------------------------------
+
+
+class StepCompleteForm(forms.Form):
+    """Complete a checklist step, with an optional note."""
+
+    note = forms.CharField(
+        required=False, max_length=2000, widget=forms.TextInput(attrs={"placeholder": "Note (optional)"})
+    )
+
+
+class StepSkipForm(forms.Form):
+    """Skip an optional step: say why."""
+
+    reason = forms.CharField(
+        max_length=2000, widget=forms.TextInput(attrs={"placeholder": "Why skip it?"}),
+        error_messages={"required": "Say why the step is skipped."},
+    )
+
+
+class ReviewForm(forms.Form):
+    """The post-incident review's fields (``incident_update``)."""
+
+    root_cause = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    lessons_learned = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    preventive_measures = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+    FIELDS = ("root_cause", "lessons_learned", "preventive_measures")
+
+    def __init__(self, *args, incident: Incident, **kwargs):
+        super().__init__(*args, initial={name: getattr(incident, name) for name in self.FIELDS}, **kwargs)
+        self.incident = incident
+
+    def changed_fields(self) -> dict:
+        return {
+            name: self.cleaned_data[name].strip()
+            for name in self.FIELDS
+            if self.cleaned_data[name].strip() != getattr(self.incident, name)
+        }
+
+
+class ActionItemForm(forms.Form):
+    """A new action item: what, who, by when."""
+
+    title = forms.CharField(max_length=200, error_messages={"required": "Say what is to be done."})
+    owner = UserChoiceField(
+        queryset=active_users(), empty_label="Owner…",
+        error_messages={"required": "Choose who owns the item.",
+                        "invalid_choice": "That user does not exist or is inactive; choose one from the list."},
+    )
+    due_date = forms.DateField(
+        widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={"required": "Give a due date.", "invalid": "Enter a date, e.g. 2026-03-20."},
+    )
+
+    def __init__(self, *args, owners=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if owners is not None:
+            self.fields["owner"].queryset = owners
+
+
+class ActionItemCloseForm(forms.Form):
+    """Complete (optional note) or cancel (reason) an action item."""
+
+    note = forms.CharField(required=False, max_length=2000)
+
+
+class StatusUpdateForm(forms.Form):
+    """A status update: internal, or emailed to the service's stakeholders."""
+
+    body = forms.CharField(
+        label="Status update",
+        widget=forms.Textarea(
+            attrs={"rows": 3, "placeholder": "What is known, what is being done, when the next update comes"}
+        ),
+        error_messages={"required": "Write the update."},
+    )
+    audience = forms.ChoiceField(choices=StatusAudience.choices, initial=StatusAudience.INTERNAL,
+                                 widget=forms.RadioSelect)
+
+    def __init__(self, *args, incident: Incident, **kwargs):
+        super().__init__(*args, **kwargs)
+        if incident.confidential:
+            self.fields["audience"].choices = [(StatusAudience.INTERNAL, StatusAudience.INTERNAL.label)]
+            self.fields["audience"].help_text = "A confidential incident's updates stay internal."
+        else:
+            addresses = incident.service.stakeholder_addresses()
+            self.fields["audience"].help_text = (
+                f"Stakeholders: emailed to {', '.join(addresses)}." if addresses
+                else f"{incident.service} has no stakeholder addresses: a stakeholder update is recorded, not emailed."
+            )
+
+
+class DeclareMajorForm(forms.Form):
+    comment = forms.CharField(required=False, max_length=2000)

@@ -1,4 +1,7 @@
-"""Incidents (§2): the incident record, its lifecycle, SLA policies and work notes."""
+"""Incidents (§2): the incident record, its lifecycle, SLA policies and work notes.
+
+The process records of §2.1 (template, steps, action items, status updates) are in
+``process_models`` and imported at the end of this module."""
 
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ from opsdesk.workflow import WorkflowModel
 from . import sla
 from .choices import CancelReason, IncidentState, NotificationLevel, Severity
 
-FOLLOW_UP_AFTER = timedelta(hours=24)
+FOLLOW_UP_AFTER = sla.DEFAULT_FOLLOW_UP_TIME
 
 
 class BusinessCalendar(models.Model):
@@ -76,6 +79,14 @@ class SLAPolicy(models.Model):
         blank=True,
         related_name="policies",
         help_text="Count working time of this calendar only; empty: around the clock (24 × 7).",
+    )
+    # The incident process (§2.1): the detection and follow-up targets.
+    detection_time = models.DurationField(
+        default=sla.DEFAULT_DETECTION_TIME, help_text="Longest acceptable time from impact to detection."
+    )
+    follow_up_time = models.DurationField(
+        default=sla.DEFAULT_FOLLOW_UP_TIME,
+        help_text="Close (post-incident review done) within this time of resolution.",
     )
 
     class Meta:
@@ -189,6 +200,22 @@ class Incident(WorkflowModel):
     updated_at = models.DateTimeField(auto_now=True)
     notifications = GenericRelation("opsdesk.Notification")
 
+    # --- the incident process (§2.1) ---
+    caller_name = models.CharField(max_length=200, blank=True, help_text="The person affected.")
+    caller_email = models.EmailField(blank=True, help_text="The affected person's address (gets the survey).")
+    major = models.BooleanField(
+        default=False, help_text="A major incident: stakeholder updates, a banner on every page."
+    )
+    major_declared_at = models.DateTimeField(null=True, blank=True)
+    status_update_due = models.DateTimeField(
+        null=True, blank=True, help_text="Major incidents: when the next status update is due (the sweep reminds)."
+    )
+    detection_breached = models.BooleanField(
+        default=False, help_text="Detected later after impact began than the policy's detection time."
+    )
+    follow_up_breached = models.BooleanField(default=False)
+    follow_up_breached_at = models.DateTimeField(null=True, blank=True)
+
     class Meta:
         ordering = ["-detected_at", "-id"]
         permissions = [
@@ -202,6 +229,7 @@ class Incident(WorkflowModel):
             ("change_severity_incident", "Can change the severity of incidents"),
             ("escalate_incident", "Can escalate incidents"),
             ("view_confidential_incident", "Can view every confidential incident"),
+            ("declare_major_incident", "Can declare major incidents"),
         ]
         indexes = [
             models.Index(fields=["state", "response_due"]),
@@ -225,6 +253,15 @@ class Incident(WorkflowModel):
                 condition=models.Q(
                     state__in=["detected", "responding"], resolution_warned_at__isnull=True, resolution_breached=False
                 ),
+            ),
+            # The process sweep (incidents.process): partial indexes over the few rows it looks at.
+            models.Index(
+                fields=["follow_up_due"], name="incident_follow_up_due",
+                condition=models.Q(state="resolved", follow_up_breached=False),
+            ),
+            models.Index(
+                fields=["status_update_due"], name="incident_status_update_due",
+                condition=models.Q(major=True, state__in=["detected", "responding", "on_hold"]),
             ),
         ]
         constraints = [
@@ -262,6 +299,19 @@ class Incident(WorkflowModel):
             warning_threshold=policy.warning_threshold,
             clock=policy.clock,
         )
+
+    def transition_blockers(self, transition: str) -> list[str]:
+        """``close`` waits for the required steps of the checklist that its own form cannot bring about."""
+        if transition == "close":
+            from .steps import close_blockers
+
+            return close_blockers(self)
+        return []
+
+    def follow_up_time(self) -> timedelta:
+        """The follow-up target of this incident's severity (the handbook's 24 h without a policy)."""
+        policy = self.sla_policy()
+        return policy.follow_up_time if policy is not None else FOLLOW_UP_AFTER
 
     def hold_time(self, now=None) -> timedelta:
         """Total working time on hold including a hold still running."""
@@ -328,7 +378,7 @@ class Incident(WorkflowModel):
             self.acknowledged_at = at
         self.resolved_at = at
         self.working_time_to_resolve = self.sla_clock().between(self.detected_at, at)
-        self.follow_up_due = at + FOLLOW_UP_AFTER
+        self.follow_up_due = sla.follow_up_due(resolved_at=at, follow_up_time=self.follow_up_time())
 
     @transition(
         field=state,
@@ -368,6 +418,10 @@ class Incident(WorkflowModel):
         if errors:
             raise DomainValidationError(errors)
         self.closed_at = at
+        if self.follow_up_due is not None and at > self.follow_up_due and not self.follow_up_breached:
+            # Closed late before a sweep saw it: the target was missed all the same.
+            self.follow_up_breached = True
+            self.follow_up_breached_at = self.follow_up_due
 
     @transition(
         field=state,
@@ -405,3 +459,10 @@ class IncidentNote(models.Model):
 
     def __str__(self) -> str:
         return f"Note on {self.incident.number} by {self.author or 'the system'}"
+
+
+from .process_models import ActionItem, IncidentStep, ProcessTemplate, StatusUpdate  # noqa: E402
+
+__all__ = [
+    "SLAPolicy", "Incident", "IncidentNote", "ProcessTemplate", "IncidentStep", "ActionItem", "StatusUpdate",
+]

@@ -182,7 +182,20 @@ def notify_event(incident: Incident, *, event: str, headline: str, key: str, lev
         dedupe_key=f"incident:{incident.pk}:{key}",
         about=incident,
     )
+    _team_notified(incident, [row.recipient for row in rows])
     return len(rows)
+
+
+def _team_notified(incident: Incident, addresses: list[str]) -> None:
+    """The process step ``team_notification`` is seen done when the team's own notification is written."""
+    if incident.team_id is None or not addresses:
+        return
+    team = incident.team
+    if set(addresses) & {*team_emails(team), team.webhook_url}:
+        from .choices import StepKey
+        from .steps import observe
+
+        observe(incident.pk, [StepKey.TEAM_NOTIFICATION])
 
 
 def notify_warning(incident: Incident, *, headline: str, key: str) -> int:
@@ -284,9 +297,143 @@ def send_routine_digests(now: datetime | None = None) -> int:
             dedupe_key=f"incidents:digest:{team_id}:{day}",
             about=team,
         )
+        if rows:
+            from .choices import StepKey
+            from .steps import observe
+
+            observe([i.pk for i in team_incidents], [StepKey.TEAM_NOTIFICATION], at=now)
         mailed += bool(rows)
     return mailed
 
 
 def addresses_of(recipients: Iterable[Recipient]) -> list[str]:
     return [r.address for r in recipients]
+
+
+# --- the incident process (§2.1) ------------------------------------------------------------
+
+
+def _incident_subject(incident: Incident, headline: str) -> str:
+    return f"[{incident.get_severity_display()}] {incident.number} {headline}: {incident.title}"
+
+
+def notify_follow_up_breach(incident: Incident) -> int:
+    """Tell the team lead and ``Incident Managers`` once that the post-incident review is overdue."""
+    if _muted():
+        return 0
+    addresses = lead_email(incident.team) + group_emails(Role.INCIDENT_MANAGERS)
+    due = incident.follow_up_due
+    rows = notify(
+        recipients=[email(a) for a in dict.fromkeys(addresses)],
+        subject=_incident_subject(incident, "follow-up overdue"),
+        body=(
+            f"The post-incident review of {incident.number} was due {due:%Y-%m-%d %H:%M %Z} and the incident "
+            f"is still resolved, not closed.\n\n{describe(incident)}"
+        ),
+        queue=NotificationQueue.DEFAULT,
+        dedupe_key=f"incident:{incident.pk}:follow-up-breach",
+        about=incident,
+    )
+    return len(rows)
+
+
+def _label_for(user, incident: Incident) -> str:
+    """The incident's number and title, or "a confidential incident" for someone who may not see it."""
+    from .selectors import incident_visible_to
+
+    if incident.confidential and not incident_visible_to(user, incident):
+        return "a confidential incident"
+    return f"{incident.number} ({incident.title})"
+
+
+def notify_action_item_owner(item, *, by) -> int:
+    """Tell the owner of a new action item that it is theirs (not when they made it themselves)."""
+    owner = item.owner
+    if _muted() or not owner.email or not owner.is_active or (by is not None and by.pk == owner.pk):
+        return 0
+    incident = item.incident
+    rows = notify(
+        recipients=[email(owner.email)],
+        subject=f"Action item for you: {item.title}",
+        body=(
+            f"You own an action item of the review of {_label_for(owner, incident)}: {item.title}\n"
+            f"Due: {item.due_date:%Y-%m-%d}\n{link(incident)}"
+        ),
+        dedupe_key=f"action-item:{item.pk}:owner:{owner.pk}",
+        about=incident,
+    )
+    return len(rows)
+
+
+def notify_action_item_overdue(item) -> int:
+    """Remind the owner once that their action item is past its due date."""
+    owner = item.owner
+    if _muted() or not owner.email or not owner.is_active:
+        return 0
+    incident = item.incident
+    rows = notify(
+        recipients=[email(owner.email)],
+        subject=f"Overdue action item: {item.title}",
+        body=(
+            f"Your action item of the review of {_label_for(owner, incident)} was due {item.due_date:%Y-%m-%d} "
+            f"and is still open: {item.title}\nMark it done or cancel it on the incident page: {link(incident)}"
+        ),
+        dedupe_key=f"action-item:{item.pk}:overdue",
+        about=incident,
+    )
+    return len(rows)
+
+
+def status_update_recipients(incident: Incident) -> list[Recipient]:
+    """Who is reminded of a due status update: the assignee (else the team lead) and ``Incident Managers``."""
+    first = _assignee_email(incident) or lead_email(incident.team)
+    return [email(a) for a in dict.fromkeys(first + group_emails(Role.INCIDENT_MANAGERS))]
+
+
+def notify_status_update_due(incident: Incident, *, since: datetime, key: str) -> int:
+    """Remind that a major incident has had no status update since ``since`` (once per ``key``)."""
+    if _muted():
+        return 0
+    rows = notify(
+        recipients=status_update_recipients(incident),
+        subject=_incident_subject(incident, "status update due"),
+        body=(
+            f"Major incident {incident.number} has had no status update since {since:%Y-%m-%d %H:%M %Z}. "
+            f"Post one on the incident page.\n\n{describe(incident)}"
+        ),
+        queue=NotificationQueue.HIGH,
+        dedupe_key=f"incident:{incident.pk}:status-update-due:{key}",
+        about=incident,
+    )
+    return len(rows)
+
+
+def notify_stakeholders(update) -> int:
+    """Email a stakeholder status update to the service's ``stakeholder_emails`` (never for a confidential one)."""
+    incident = update.incident
+    if _muted() or incident.confidential:
+        return 0
+    addresses = incident.service.stakeholder_addresses()
+    if not addresses:
+        return 0
+    rows = notify(
+        recipients=[email(a) for a in addresses],
+        subject=f"{incident.number} status update: {incident.title}",
+        body=(
+            f"{update.body}\n\n{incident.number}: {incident.title}\nService: {incident.service}\n"
+            f"State: {incident.get_state_display()}\nUpdated: {update.created_at:%Y-%m-%d %H:%M %Z}"
+        ),
+        queue=NotificationQueue.HIGH if incident.major else NotificationQueue.DEFAULT,
+        dedupe_key=f"status-update:{update.pk}",
+        about=incident,
+    )
+    return len(rows)
+
+
+def notify_major_declared(incident: Incident, *, by) -> int:
+    """Announce a major incident at the immediate level (team, its lead, ``Incident Managers``)."""
+    who = (by.get_full_name() or by.get_username()) if by is not None else "OpsDesk"
+    return notify_event(
+        incident, event="major", headline=f"Declared a major incident by {who}", key="major",
+        level=NotificationLevel.IMMEDIATE,
+    )

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.contrib.auth.models import Permission
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import F, Q, QuerySet
+from django.db.models import BooleanField, Case, F, Prefetch, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from opsdesk.models import Notification, Team, TransitionLog
@@ -155,7 +155,7 @@ class TimelineEntry:
     """One line of an incident's history: a transition, a note or a notification."""
 
     at: datetime
-    kind: str  # transition | event | note | notification
+    kind: str  # transition | event | note | notification | status_update | action_item | step
     title: str
     body: str = ""
     user: Any = None
@@ -164,12 +164,35 @@ class TimelineEntry:
     recipients: tuple[str, ...] = ()
 
 
-def incident_timeline(incident: Incident) -> list[TimelineEntry]:
-    """Transitions (and logged events), notes and notifications of ``incident``, oldest first.
+def incident_timeline(
+    incident: Incident, *, steps: list | None = None, status_updates: list | None = None,
+    action_items: list | None = None,
+) -> list[TimelineEntry]:
+    """Transitions (and logged events), notes and notifications of ``incident``, oldest first,
+    with the process records of §2.1 when given (already loaded for the page): status
+    updates, action items, and the steps people completed or skipped.
 
     Three queries; notifications of one event (same subject, same moment) are one entry.
     """
     entries: list[TimelineEntry] = []
+    for update in status_updates or ():
+        entries.append(TimelineEntry(
+            at=update.created_at, kind="status_update", title=f"{update.get_audience_display()} status update",
+            body=update.body, user=update.author,
+        ))
+    for item in action_items or ():
+        entries.append(TimelineEntry(
+            at=item.created_at, kind="action_item", title="action item",
+            body=f"{item.title} — {item.owner.get_full_name() or item.owner.get_username()}, "
+            f"due {item.due_date:%d %b %Y}",
+            user=item.created_by,
+        ))
+    for step in steps or ():
+        if step.state != "pending" and not step.auto and step.done_at is not None:
+            entries.append(TimelineEntry(
+                at=step.done_at, kind="step", title=f"{step.get_state_display().lower()}: {step.title}",
+                body=step.note, user=step.done_by,
+            ))
     for log in transition_history(incident):
         is_event = log.from_state == log.to_state
         entries.append(
@@ -201,6 +224,103 @@ def incident_timeline(incident: Incident) -> list[TimelineEntry]:
                 recipients=tuple(f"{r.channel}: {r.recipient}" for r in rows),
             )
         )
-    order = {"transition": 0, "event": 1, "note": 2, "notification": 3}
+    order = {"transition": 0, "event": 1, "step": 2, "status_update": 3, "action_item": 4, "note": 5,
+             "notification": 6}
     entries.sort(key=lambda e: (e.at, order[e.kind]))
     return entries
+
+
+# --- the incident process (§2.1) -------------------------------------------------------
+
+
+def pending_required_prefetch() -> Prefetch:
+    """The pending required steps of each incident, for ``close`` availability without a query per row."""
+    from .choices import StepState
+    from .models import IncidentStep
+
+    return Prefetch(
+        "steps",
+        queryset=IncidentStep.objects.filter(required=True, state=StepState.PENDING).order_by("position", "id"),
+        to_attr="pending_required_steps",
+    )
+
+
+def incident_steps(incident: Incident) -> list:
+    """The incident's checklist in order, with who did each step (one query)."""
+    return list(incident.steps.select_related("done_by").order_by("position", "id"))
+
+
+def steps_by_phase(steps: list) -> list[dict]:
+    """The checklist grouped per phase, in the handbook's order: ``[{"phase", "label", "steps", "done", "total"}]``."""
+    from .choices import Phase, StepState
+
+    groups = []
+    for phase in Phase:
+        members = [step for step in steps if step.phase == phase]
+        if members:
+            settled = sum(1 for step in members if step.state != StepState.PENDING)
+            groups.append({"phase": phase.value, "label": phase.label, "steps": members, "done": settled,
+                           "total": len(members)})
+    return groups
+
+
+def incident_action_items(incident: Incident) -> list:
+    """The incident's action items with owner and change (one query)."""
+    return list(
+        incident.action_items.select_related("owner", "change", "closed_by", "created_by").order_by("due_date", "id")
+    )
+
+
+def incident_status_updates(incident: Incident) -> list:
+    """The incident's status updates, oldest first (one query)."""
+    return list(incident.status_updates.select_related("author").order_by("created_at", "id"))
+
+
+def action_items_visible_to(user) -> QuerySet:
+    """Action items of the incidents ``user`` may see."""
+    from .models import ActionItem
+
+    return ActionItem.objects.filter(incident__in=incidents_visible_to(user).values("pk"))
+
+
+def process_rows_visible_to(model, user) -> QuerySet:
+    """Rows of ``model`` (anything with an ``incident``) that belong to incidents ``user`` may see."""
+    rows = model.objects.all()
+    if user is None or sees_all_incidents(user):
+        return rows
+    return rows.filter(incident__in=incidents_visible_to(user).values("pk"))
+
+
+@dataclass(frozen=True)
+class MajorBanner:
+    """The open major incidents a page names (``named``) and how many it only counts (confidential)."""
+
+    named: list[dict]
+    hidden: int
+
+    def __bool__(self) -> bool:
+        return bool(self.named or self.hidden)
+
+
+def open_major_incidents(user, limit: int = 10) -> MajorBanner:
+    """Open major incidents for the banner: one query; confidential ones the user may not
+    see are counted, never named (§6)."""
+    from .choices import OPEN_STATES
+
+    if user is None or not user.is_authenticated or not user.is_active:
+        return MajorBanner(named=[], hidden=0)
+    rows = Incident.objects.filter(major=True, state__in=OPEN_STATES).order_by("detected_at", "id")
+    if sees_all_incidents(user):
+        rows = rows.annotate(visible=Value(True, output_field=BooleanField()))
+    else:
+        my_teams = Team.objects.filter(Q(members=user) | Q(lead=user)).values("pk")
+        rows = rows.annotate(
+            visible=Case(
+                When(Q(confidential=False) | Q(reporter=user) | Q(team__in=my_teams), then=Value(True)),
+                default=Value(False),
+                output_field=BooleanField(),
+            )
+        )
+    found = list(rows.values("pk", "number", "title", "severity", "visible")[: limit + 50])
+    named = [row for row in found if row["visible"]]
+    return MajorBanner(named=named[:limit], hidden=len(found) - len(named))

@@ -20,7 +20,7 @@ from opsdesk import events
 from opsdesk.exceptions import DomainValidationError, TransitionNotAllowed
 from opsdesk.workflow import actor_id, apply_transition, log_transition
 
-from . import notify, sla
+from . import notify, process, sla, steps
 from .choices import OPEN_STATES, IncidentState, Severity, SLAClockName
 from .models import Incident, IncidentNote, SLAPolicy
 from .selectors import hold_periods, incident_visible_to, sees_all_incidents
@@ -41,10 +41,17 @@ CREATE_FIELDS = (
     "confidential",
     "caused_by_release",
     "caused_by_change",
+    "caller_name",
+    "caller_email",
+    "major",
 )
 
-# Fields incident_update may change (state, numbers, deadlines and flags never).
-EDITABLE_FIELDS = (*CREATE_FIELDS, "resolution_summary", "root_cause", "lessons_learned", "preventive_measures")
+# Fields incident_update may change (state, numbers, deadlines and flags never; ``major`` only by
+# declare-major, which needs its own permission).
+EDITABLE_FIELDS = (
+    *(name for name in CREATE_FIELDS if name != "major"),
+    "resolution_summary", "root_cause", "lessons_learned", "preventive_measures",
+)
 
 
 # --- helpers -------------------------------------------------------------------
@@ -92,6 +99,7 @@ def validate_incident_fields(incident: Incident, now: datetime | None = None) ->
     customers = incident.customers_affected
     if customers is None or not isinstance(customers, int) or customers < 0:
         errors["customers_affected"] = "Customers affected must be a whole number, 0 or more."
+    errors.update(process.caller_errors(incident))
     if errors:
         raise DomainValidationError(errors)
     incident.title = title
@@ -120,6 +128,9 @@ def incident_create(
     assignee=None,
     caused_by_release=None,
     caused_by_change=None,
+    caller_name: str = "",
+    caller_email: str = "",
+    major: bool = False,
     created_by_rule: str | None = None,
     at: datetime | None = None,
 ) -> Incident:
@@ -131,8 +142,14 @@ def incident_create(
     and ``created_by_rule`` names the automation rule that opened it.
     Needs ``incidents.add_incident`` otherwise. ``at`` (demo data replaying history)
     is when it was logged: the moment its event is stamped with.
+
+    The incident gets its checklist (the process template's steps); ``major`` needs
+    ``incidents.declare_major_incident``; ``detection_breached`` records whether
+    impact began longer than the policy's ``detection_time`` before detection.
     """
     _require_perm(by, "incidents.add_incident", "You may not log incidents.")
+    if major:
+        _require_perm(by, process.DECLARE_MAJOR_PERM, "You may not declare major incidents.")
     now = timezone.now()
     detected_at = detected_at or now
     incident = Incident(
@@ -150,11 +167,20 @@ def incident_create(
         caused_by_release=caused_by_release,
         caused_by_change=caused_by_change,
         created_by_rule=created_by_rule or None,
+        caller_name=(caller_name or "").strip(),
+        caller_email=(caller_email or "").strip(),
     )
     validate_incident_fields(incident, now)
-    incident.apply_policy(_policy(incident.severity))
+    policy = _policy(incident.severity)
+    incident.apply_policy(policy)
+    process.apply_detection_target(incident, policy)
+    if major:
+        process.mark_major(incident, at=at or now)
     incident.save()
-    notify.notify_event(incident, event="created", headline="New incident", key="created")
+    steps.create_steps(incident, by=by, at=at or now)
+    notify.notify_event(
+        incident, event="created", headline="New major incident" if major else "New incident", key="created"
+    )
     events.publish(events.IncidentCreated(incident_id=incident.pk, by_id=actor_id(by), at=at or now))
     return incident
 
@@ -187,7 +213,10 @@ def incident_update(*, incident: Incident, by, **fields: Any) -> Incident:
         validate_incident_fields(locked)
         if "detected_at" in changed:
             locked.apply_policy(_policy(locked.severity))
+        if {"detected_at", "started_at"} & set(changed):
+            process.apply_detection_target(locked, _policy(locked.severity))
         locked.save()
+        steps.observe_fields(locked, by=by)
     if severity is not None and severity != locked.severity:
         locked = incident_change_severity(incident=locked, by=by, severity=severity)
     return locked
@@ -256,9 +285,16 @@ def incident_transition(
     if by is not None and not sees_all_incidents(by):
         current = Incident.objects.only("pk", "confidential", "reporter_id", "team_id", "number").get(pk=instance.pk)
         _require_visible(by, current)
+    if name == "close":
+        process.check_close(instance, by=by, fields=fields)
     incident = apply_transition(
         instance=instance, name=name, by=by, comment=comment, expected_state=expected_state, at=at, **fields
     )
+    steps.observe_transition(incident, name, by=by, at=at or timezone.now())
+    if name == "close":
+        missing = steps.pending_required(incident)
+        if missing:  # rolls the close back with everything it did
+            raise steps.refuse_close(incident, missing)
     if name == "resolve":
         notify.notify_event(
             incident, event="resolved", headline="Resolved", key=f"resolved:{incident.resolved_at.isoformat()}"
@@ -492,6 +528,7 @@ def sla_sweep(now: datetime | None = None) -> dict[str, int]:
         warning_due = sla.clock_fields(clock).warning_due
         for pk in warnings_due(now, clock).order_by(warning_due).values_list("pk", flat=True):
             done[f"{clock}_warned"] += _warn(pk, clock, now)
+    done.update(process.sweep(now))  # follow-up breaches, overdue action items, status-update reminders
     return done
 
 

@@ -702,3 +702,19 @@ def sla_state(incident, *, now: datetime, clock: Clock = ROUND_THE_CLOCK) -> SLA
         status=status.value,
         calendar=clock.calendar_id,
     )
+
+
+# --- the incident process targets (§2.1): counted around the clock --------------
+
+DEFAULT_DETECTION_TIME = timedelta(minutes=15)
+DEFAULT_FOLLOW_UP_TIME = timedelta(hours=24)
+
+
+def detection_breached(*, started_at: datetime, detected_at: datetime, detection_time: timedelta) -> bool:
+    """The detection target is missed when ``detected_at − started_at`` exceeds ``detection_time``."""
+    return detected_at - started_at > detection_time
+
+
+def follow_up_due(*, resolved_at: datetime, follow_up_time: timedelta) -> datetime:
+    """``follow_up_due = resolved_at + follow_up_time``."""
+    return resolved_at + follow_up_time

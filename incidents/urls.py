@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import process_views, views
 
 app_name = "incidents"
 urlpatterns = [
@@ -14,4 +14,13 @@ urlpatterns = [
     path("<int:pk>/note/", views.incident_note, name="note"),
     path("<int:pk>/severity/", views.incident_severity, name="severity"),
     path("<int:pk>/escalate/", views.incident_escalate, name="escalate"),
+    path("<int:pk>/steps/<slug:key>/complete/", process_views.step_complete, name="step-complete"),
+    path("<int:pk>/steps/<slug:key>/skip/", process_views.step_skip, name="step-skip"),
+    path("<int:pk>/review/", process_views.review_save, name="review"),
+    path("<int:pk>/action-items/", process_views.action_item_add, name="action-item-add"),
+    path("<int:pk>/action-items/<int:item_id>/complete/", process_views.action_item_complete,
+         name="action-item-complete"),
+    path("<int:pk>/action-items/<int:item_id>/cancel/", process_views.action_item_cancel, name="action-item-cancel"),
+    path("<int:pk>/status-updates/", process_views.status_update_add, name="status-update-add"),
+    path("<int:pk>/declare-major/", process_views.declare_major, name="declare-major"),
 ]

@@ -33,9 +33,10 @@ from .forms import (
     transition_form_class,
 )
 from .models import Incident
+from .process_views import process_context
 from .selectors import incident_detail as select_incident
 from .selectors import incident_list as select_incidents
-from .selectors import incident_timeline, sla_policies_by_severity, sla_state
+from .selectors import sla_policies_by_severity, sla_state
 from .tables import PAGE_SIZES, IncidentTable, page_size, paginate
 
 VIEW = "incidents.view_incident"
@@ -44,6 +45,7 @@ CHANGE = "incidents.change_incident"
 CHANGE_SEVERITY = "incidents.change_severity_incident"
 ESCALATE = "incidents.escalate_incident"
 ADD_NOTE = "incidents.add_incidentnote"
+DECLARE_MAJOR = "incidents.declare_major_incident"
 CLOSED_STATES = (IncidentState.CLOSED, IncidentState.CANCELLED)
 
 
@@ -97,7 +99,9 @@ def incident_list(request):
 def incident_create(request):
     """Log an incident: detected now, reported by the user; then its page."""
     _require(request, ADD, "Your role does not include logging incidents.")
-    form = IncidentCreateForm(request.POST or None, now=timezone.now())
+    form = IncidentCreateForm(
+        request.POST or None, now=timezone.now(), can_declare_major=request.user.has_perm(DECLARE_MAJOR)
+    )
     if request.method == "POST" and form.is_valid():
         try:
             incident = services.incident_create(by=request.user, **form.service_kwargs())
@@ -136,7 +140,6 @@ def _detail_response(request, incident: Incident, *, status: int = 200, **bound_
         "now": now,
         "is_open": is_open,
         "next_escalation_level": incident.escalation_level + 1,
-        "timeline": incident_timeline(incident),
         "transitions": transition_forms,
         "note_form": (bound_forms.get("note") or NoteForm()) if user.has_perm(ADD_NOTE) else None,
         "severity_form": (bound_forms.get("severity") or SeverityForm(incident=incident))
@@ -146,6 +149,7 @@ def _detail_response(request, incident: Incident, *, status: int = 200, **bound_
         "can_edit": user.has_perm(CHANGE) and incident.state not in CLOSED_STATES,
         "open_form": open_form,
     }
+    context.update(process_context(request, incident, bound_forms, now=now))
     return TemplateResponse(request, "incidents/incident_detail.html", context, status=status)
 
 

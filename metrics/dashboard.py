@@ -28,6 +28,9 @@ CHART_METRICS = [
     "incidents.mttr_seconds",
     "incidents.response_sla_met_rate",
     "incidents.resolution_sla_met_rate",
+    "incidents.detection_sla_met_rate",
+    "incidents.follow_up_met_rate",
+    "incidents.process_adherence_rate",
     "changes.success_rate",
     "changes.rollback_rate",
     "dora.deployment_frequency_per_day",
@@ -137,6 +140,11 @@ def charts(start: date, end: date, filters: dict) -> tuple[str, list[dict]]:
         ("sla", "SLA compliance", [
             ("Response SLA met", "#198754", "incidents.response_sla_met_rate"),
             ("Resolution SLA met", "#0d6efd", "incidents.resolution_sla_met_rate"),
+        ]),
+        ("process", "Incident process", [
+            ("Detection target met", "#6f42c1", "incidents.detection_sla_met_rate"),
+            ("Follow-up target met", "#fd7e14", "incidents.follow_up_met_rate"),
+            ("Process adherence", "#20c997", "incidents.process_adherence_rate"),
         ]),
         ("changes", "Change outcomes", [
             ("Success rate", "#198754", "changes.success_rate"),

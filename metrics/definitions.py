@@ -52,8 +52,8 @@ from django.utils import timezone
 
 from changes.choices import ChangeState
 from changes.models import ChangeRequest
-from incidents.choices import IncidentState
-from incidents.models import Incident
+from incidents.choices import IncidentState, StepState
+from incidents.models import ActionItem, Incident, IncidentStep
 from releases.choices import DeploymentStatus
 from releases.models import Deployment, Release
 
@@ -146,6 +146,16 @@ _METRICS = [
     Metric("dora.time_to_restore_seconds", "Time to restore", SECONDS, LOWER, "incidents",
            "mean(resolved_at − detected_at) over incidents with caused_by_release or caused_by_change, "
            "resolved in the period"),
+    # The incident process (§2.1).
+    Metric("incidents.detection_sla_met_rate", "Detection target met", RATE, HIGHER, "incidents",
+           "of the incidents detected in the period, the share with detection_breached false"),
+    Metric("incidents.follow_up_met_rate", "Follow-up target met", RATE, HIGHER, "incidents",
+           "of the incidents resolved in the period, the share closed by follow_up_due (still resolved and "
+           "within the window counts as met)"),
+    Metric("incidents.process_adherence_rate", "Process adherence", RATE, HIGHER, "process_steps",
+           "over the steps of the incidents closed in the period: done ÷ (done + skipped)"),
+    Metric("incidents.action_items_overdue", "Overdue action items", COUNT, LOWER, "action_items",
+           "open action items past their due date at the end of the period"),
 ]
 
 METRICS: dict[str, Metric] = {m.key: m for m in _METRICS}
@@ -314,6 +324,8 @@ def _incidents(window: Window, filters: Filters, keys: set[str]) -> dict:
         "resolution_met": Count("pk", filter=detected & Q(resolution_breached=False)),
         "customers": Sum("customers_affected", filter=detected),
         "restore": Avg(to_resolve, filter=resolved & caused),
+        "detection_met": Count("pk", filter=detected & Q(detection_breached=False)),
+        "follow_up_met": Count("pk", filter=resolved & _follow_up_met(timezone.now())),
     }
     want_mtta_p50 = "incidents.mtta_p50_seconds" in keys
     want_mttr_p50 = "incidents.mttr_p50_seconds" in keys
@@ -344,7 +356,42 @@ def _incidents(window: Window, filters: Filters, keys: set[str]) -> dict:
         "incidents.customer_impact": figures["customers"] or 0,
         "incidents.frequency_per_week": count / (window.days / 7),
         "dora.time_to_restore_seconds": _seconds(figures["restore"]),
+        "incidents.detection_sla_met_rate": _share(figures["detection_met"], count),
+        "incidents.follow_up_met_rate": _share(figures["follow_up_met"], figures["resolved"]),
     }
+
+
+def _follow_up_met(now: datetime) -> Q:
+    """Closed by ``follow_up_due``, or not closed and the window still open at ``now``."""
+    return Q(closed_at__isnull=False, closed_at__lte=F("follow_up_due")) | Q(
+        closed_at__isnull=True, follow_up_due__gt=now
+    )
+
+
+def _process_steps(window: Window, filters: Filters, keys: set[str]) -> dict:
+    """Process adherence: one aggregate query over the steps of the incidents closed in the period."""
+    closed = _incident_rows(filters).filter(window.contains("closed_at"), state=IncidentState.CLOSED)
+    figures = IncidentStep.objects.filter(incident__in=Subquery(closed.values("pk"))).aggregate(
+        done=Count("pk", filter=Q(state=StepState.DONE)),
+        skipped=Count("pk", filter=Q(state=StepState.SKIPPED)),
+    )
+    return {"incidents.process_adherence_rate": _share(figures["done"], figures["done"] + figures["skipped"])}
+
+
+def _action_items(window: Window, filters: Filters, keys: set[str]) -> dict:
+    """Action items open at the end of the period and due before it: one count.
+
+    Open then means created before the end and not done or cancelled before it; "past
+    the due date" means the due date (a day) ended before the period did.
+    """
+    end = window.end
+    rows = ActionItem.objects.filter(
+        Q(closed_at__isnull=True) | Q(closed_at__gte=end),
+        created_at__lt=end,
+        due_date__lt=window.end_date,
+        incident__in=Subquery(_incident_rows(filters).values("pk")),
+    )
+    return {"incidents.action_items_overdue": rows.count()}
 
 
 def _change_rows(filters: Filters):
@@ -466,6 +513,8 @@ def _lead_time(window: Window, filters: Filters, keys: set[str]) -> dict:
 
 SOURCES: dict[str, Callable[[Window, Filters, set[str]], dict]] = {
     "incidents": _incidents,
+    "process_steps": _process_steps,
+    "action_items": _action_items,
     "changes": _changes,
     "releases": _releases,
     "deployments": _deployments,

@@ -12,6 +12,27 @@ from .choices import Criticality, NotificationChannel, NotificationQueue, Notifi
 from .exceptions import AppendOnlyError
 
 
+def email_list(value: str) -> list[str]:
+    """``"a@x, b@y"`` → ``["a@x", "b@y"]`` (commas, semicolons or new lines; repeats dropped)."""
+    parts = (part.strip() for part in (value or "").replace(";", ",").replace("\n", ",").split(","))
+    return list(dict.fromkeys(part for part in parts if part))
+
+
+def validate_email_list(value: str) -> None:
+    """Every address of a comma-separated list is a valid email address (names the bad ones)."""
+    from django.core.exceptions import ValidationError
+    from django.core.validators import validate_email
+
+    bad = []
+    for address in email_list(value):
+        try:
+            validate_email(address)
+        except ValidationError:
+            bad.append(address)
+    if bad:
+        raise ValidationError(f"Not an email address: {', '.join(bad)}.")
+
+
 class Team(models.Model):
     """An assignment group for incidents and the implementer group for changes."""
 
@@ -46,12 +67,21 @@ class Service(models.Model):
     criticality = models.CharField(
         max_length=10, choices=Criticality.choices, default=Criticality.MEDIUM
     )
+    stakeholder_emails = models.TextField(
+        blank=True,
+        validators=[validate_email_list],
+        help_text="Comma-separated addresses that receive stakeholder status updates of its incidents.",
+    )
 
     class Meta:
         ordering = ["name"]
 
     def __str__(self) -> str:
         return self.name
+
+    def stakeholder_addresses(self) -> list[str]:
+        """The stakeholder addresses, cleaned and without repeats."""
+        return email_list(self.stakeholder_emails)
 
 
 class AppendOnlyQuerySet(models.QuerySet):

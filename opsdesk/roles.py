@@ -19,6 +19,10 @@ _READ = [
     "incidents.view_incidentnote",
     "incidents.view_slapolicy",
     "incidents.view_businesscalendar",
+    "incidents.view_processtemplate",
+    "incidents.view_incidentstep",
+    "incidents.view_actionitem",
+    "incidents.view_statusupdate",
     "changes.view_changerequest",
     "changes.view_changeapproval",
     "changes.view_changefreeze",
@@ -46,6 +50,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "incidents.acknowledge_incident",
         "incidents.resolve_incident",
         "incidents.add_incidentnote",
+        # The incident process (§2.1): work the checklist, keep people informed.
+        "incidents.change_incidentstep",
+        "incidents.add_statusupdate",
     ],
     Role.INCIDENT_MANAGERS: [
         *_READ,
@@ -68,6 +75,15 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "incidents.delete_businesscalendar",
         "alerts.add_alertsource",
         "alerts.change_alertsource",
+        # The incident process (§2.1): they own it — skip optional steps, run the review,
+        # declare major incidents, keep the template.
+        "incidents.change_incidentstep",
+        "incidents.skip_incidentstep",
+        "incidents.add_actionitem",
+        "incidents.change_actionitem",
+        "incidents.declare_major_incident",
+        "incidents.add_statusupdate",
+        "incidents.change_processtemplate",
     ],
     Role.CHANGE_MANAGERS: [
         *_READ,

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, viewsets
+from rest_framework import mixins, status, viewsets
+from rest_framework.exceptions import NotFound
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
-from .. import services
+from incidents.api.serializers import ActionItemSerializer
+from incidents.models import ActionItem
+from incidents.selectors import incidents_visible_to
+
+from .. import incident_changes, services
 from ..filtersets import AutomationRunFilterSet
 from ..models import AutomationRule, AutomationRun
 from ..selectors import rule_list, run_list
@@ -52,3 +59,28 @@ class AutomationRuleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mi
             params=body.validated_data.get("params"),
         )
         return Response(self.get_serializer(updated).data)
+
+
+class ActionItemRaiseChangeView(APIView):
+    """``POST /api/v1/incidents/{id}/action-items/{item_id}/raise-change/``: a draft normal change for the item.
+
+    The caller is the requester and needs ``changes.add_changerequest`` (403); an incident the
+    caller may not see, or an item not of that incident, is a 404; an item that is not open or
+    already has a change is a 409.
+    """
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        request=None, responses={201: ActionItemSerializer}, summary="Raise a change for an action item",
+        tags=["incidents"],
+    )
+    def post(self, request, pk: int, item_id: int):
+        item = ActionItem.objects.filter(
+            pk=item_id, incident__in=incidents_visible_to(request.user).filter(pk=pk).values("pk")
+        ).first()
+        if item is None:
+            raise NotFound("No such action item.")
+        incident_changes.action_item_raise_change(item=item, by=request.user)
+        item = ActionItem.objects.select_related("change").get(pk=item.pk)
+        return Response(ActionItemSerializer(item).data, status=status.HTTP_201_CREATED)

@@ -7,8 +7,17 @@ from rest_framework import serializers
 
 from opsdesk.api.workflow import AvailableTransitionsField, TransitionInput
 
-from ..choices import CancelReason, Severity, SLAPausedReason, SLAStatus
-from ..models import BusinessCalendar, Incident, IncidentNote, SLAPolicy
+from ..choices import (
+    ActionItemState,
+    CancelReason,
+    Phase,
+    Severity,
+    SLAPausedReason,
+    SLAStatus,
+    StatusAudience,
+    StepState,
+)
+from ..models import ActionItem, BusinessCalendar, Incident, IncidentNote, IncidentStep, SLAPolicy, StatusUpdate
 from ..selectors import sla_clocks, sla_state
 from ..services import CREATE_FIELDS, EDITABLE_FIELDS
 
@@ -97,6 +106,12 @@ READ_ONLY = [
     "escalation_level",
     "cancel_reason",
     "updated_at",
+    "major",
+    "major_declared_at",
+    "status_update_due",
+    "detection_breached",
+    "follow_up_breached",
+    "follow_up_breached_at",
 ]
 
 
@@ -145,6 +160,14 @@ class IncidentSerializer(serializers.ModelSerializer):
             "updated_at",
             "available_transitions",
             "sla",
+            "caller_name",
+            "caller_email",
+            "major",
+            "major_declared_at",
+            "status_update_due",
+            "detection_breached",
+            "follow_up_breached",
+            "follow_up_breached_at",
         ]
         read_only_fields = READ_ONLY
         extra_kwargs = {
@@ -176,13 +199,31 @@ class IncidentAlertSerializer(serializers.Serializer):
     last_seen = serializers.DateTimeField()
 
 
+class IncidentStepSerializer(serializers.ModelSerializer):
+    """One step of the incident's checklist (§2.1)."""
+
+    phase = serializers.ChoiceField(choices=Phase.choices, read_only=True)
+    state = serializers.ChoiceField(choices=StepState.choices, read_only=True)
+
+    class Meta:
+        model = IncidentStep
+        fields = ["phase", "key", "title", "required", "state", "done_at", "done_by", "auto", "note"]
+        read_only_fields = fields
+
+
 class IncidentDetailSerializer(IncidentSerializer):
-    """One incident as its detail carries it: with its ``alerts``."""
+    """One incident as its detail carries it: with its ``alerts`` and its checklist (``steps``)."""
 
     alerts = IncidentAlertSerializer(many=True, read_only=True)
+    steps = serializers.SerializerMethodField()
 
     class Meta(IncidentSerializer.Meta):
-        fields = [*IncidentSerializer.Meta.fields, "alerts"]
+        fields = [*IncidentSerializer.Meta.fields, "alerts", "steps"]
+
+    @extend_schema_field(IncidentStepSerializer(many=True))
+    def get_steps(self, obj: Incident) -> list[dict]:
+        steps = obj.steps.order_by("position", "id")
+        return IncidentStepSerializer(steps, many=True).data
 
 
 class IncidentCreateSerializer(serializers.ModelSerializer):
@@ -301,6 +342,63 @@ class SLAPolicySerializer(serializers.ModelSerializer):
     class Meta:
         model = SLAPolicy
         fields = ["severity", "response_time", "resolution_time", "notification_level", "warning_threshold",
-                  "calendar"]
+                  "calendar", "detection_time", "follow_up_time"]
         read_only_fields = ["severity", "response_time", "resolution_time", "notification_level",
-                            "warning_threshold"]
+                            "warning_threshold", "detection_time", "follow_up_time"]
+
+
+class StepCompleteInput(serializers.Serializer):
+    note = serializers.CharField(required=False, allow_blank=True, default="", help_text="What was done (optional).")
+
+
+class StepSkipInput(serializers.Serializer):
+    reason = serializers.CharField(allow_blank=True, help_text="Why the step is skipped (required).")
+
+
+class ActionItemSerializer(serializers.ModelSerializer):
+    """An action item of the post-incident review."""
+
+    state = serializers.ChoiceField(choices=ActionItemState.choices, read_only=True)
+    change_number = serializers.CharField(source="change.number", read_only=True, default=None)
+    overdue = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ActionItem
+        fields = ["id", "incident", "title", "owner", "due_date", "state", "change", "change_number", "overdue",
+                  "created_by", "created_at", "closed_at", "closed_by", "note"]
+        read_only_fields = ["id", "incident", "state", "change", "change_number", "overdue", "created_by",
+                            "created_at", "closed_at", "closed_by", "note"]
+        extra_kwargs = {"owner": {"help_text": "User id of the owner (must be able to see the incident)."}}
+
+    def get_overdue(self, obj: ActionItem) -> bool:
+        from django.utils import timezone
+
+        return obj.is_overdue(timezone.localdate())
+
+
+class ActionItemCompleteInput(serializers.Serializer):
+    note = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class ActionItemCancelInput(serializers.Serializer):
+    reason = serializers.CharField(allow_blank=True, help_text="Why the item is cancelled (required).")
+
+
+class DeclareMajorInput(serializers.Serializer):
+    comment = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class StatusUpdateSerializer(serializers.ModelSerializer):
+    """A status update: ``internal``, or emailed to the service's ``stakeholder_emails``."""
+
+    audience = serializers.ChoiceField(choices=StatusAudience.choices, default=StatusAudience.INTERNAL)
+    author = serializers.PrimaryKeyRelatedField(read_only=True)
+    author_name = serializers.SerializerMethodField()
+
+    class Meta:
+        model = StatusUpdate
+        fields = ["id", "incident", "body", "audience", "author", "author_name", "created_at"]
+        read_only_fields = ["id", "incident", "author", "author_name", "created_at"]
+
+    def get_author_name(self, obj: StatusUpdate) -> str:
+        return obj.author.get_full_name() or obj.author.get_username()

@@ -104,6 +104,7 @@ TRANSITION_DONE = {
     "escalate": "Escalated",
     "retime sla": "SLA re-timed",
     "update": "Updated",
+    "declare major": "Declared a major incident",
 }
 
 ESCALATION_TIERS = {0: "not escalated", 1: "team lead", 2: "Incident Managers", 3: "Ops Managers"}
@@ -218,3 +219,15 @@ def sla_summary(incident, state) -> dict:
         shown, other = _clock_summary("resolution", state.resolution), ("response", state.response)
     shown["other_breached"] = other[0] if other[1].breached and not shown["status"] == "breached" else ""
     return shown
+
+
+@register.filter
+def get_item(mapping, key):
+    """``mapping[key]`` in a template (None when missing)."""
+    return mapping.get(key) if hasattr(mapping, "get") else None
+
+
+@register.filter
+def split_words(value: str) -> list[str]:
+    """``"a b"`` → ``["a", "b"]`` (a list literal in a template)."""
+    return value.split()

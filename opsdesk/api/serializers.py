@@ -12,4 +12,4 @@ class TeamSerializer(serializers.ModelSerializer):
 class ServiceSerializer(serializers.ModelSerializer):
     class Meta:
         model = Service
-        fields = ["id", "name", "slug", "description", "owner_team", "criticality"]
+        fields = ["id", "name", "slug", "description", "owner_team", "criticality", "stakeholder_emails"]

@@ -74,6 +74,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "opsdesk.context_processors.navigation",
+                "incidents.context_processors.major_incidents",
             ],
         },
     },
@@ -233,6 +234,8 @@ SPECTACULAR_SETTINGS = {
         # Named here since alerts and the incident detail brought fields of the same names:
         "DeploymentStatusEnum": "releases.choices.DeploymentStatus",
         "IncidentStateEnum": "incidents.choices.IncidentState",
+        "IncidentStepStateEnum": "incidents.choices.StepState",
+        "ActionItemStateEnum": "incidents.choices.ActionItemState",
     },
 }
 
@@ -241,6 +244,9 @@ OPSDESK_ALERT_MAX_BODY_BYTES = env.int("OPSDESK_ALERT_MAX_BODY_BYTES", default=1
 
 # Notification retries: attempts before a row stays failed for good.
 OPSDESK_NOTIFICATION_MAX_ATTEMPTS = env.int("OPSDESK_NOTIFICATION_MAX_ATTEMPTS", default=10)
+
+# Major incidents: minutes without a status update before the sweep reminds (§2.1).
+OPSDESK_STATUS_UPDATE_MINUTES = env.int("OPSDESK_STATUS_UPDATE_MINUTES", default=30)
 
 LOGGING = {
     "version": 1,

@@ -577,8 +577,8 @@ def test_list_query_count_is_constant(cm_client, make_change, board, submitted_c
         services.change_approve(change=change, by=board["technical"])
     assert measure() == few
     # session, user, 2 × permissions, the user's groups (navigation), the filter form's services
-    # and teams, count, rows, the rows' services, the rows' approvals
-    assert few == 11
+    # and teams, count, rows, the rows' services, the rows' approvals; the major-incident banner
+    assert few == 12
 
 
 # --- calendar ---------------------------------------------------------------------------------
@@ -672,8 +672,8 @@ def test_calendar_query_count_is_constant(cm_client, make_change):
         freeze.services.add(service)
     assert measure() == few
     # session, user, 2 × permissions, the user's groups (navigation), changes, freezes, their services,
-    # the user's calendar feed tokens
-    assert few == 9
+    # the user's calendar feed tokens; the major-incident banner
+    assert few == 10
 
 
 @pytest.mark.parametrize("params", [

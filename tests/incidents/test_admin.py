@@ -58,6 +58,18 @@ def form_data(incident, **extra):
         "notes-INITIAL_FORMS": "0",
         "notes-MIN_NUM_FORMS": "0",
         "notes-MAX_NUM_FORMS": "1000",
+        "status_updates-TOTAL_FORMS": "0",
+        "status_updates-INITIAL_FORMS": "0",
+        "status_updates-MIN_NUM_FORMS": "0",
+        "status_updates-MAX_NUM_FORMS": "1000",
+        "action_items-TOTAL_FORMS": "0",
+        "action_items-INITIAL_FORMS": "0",
+        "action_items-MIN_NUM_FORMS": "0",
+        "action_items-MAX_NUM_FORMS": "1000",
+        "steps-TOTAL_FORMS": "0",
+        "steps-INITIAL_FORMS": "0",
+        "steps-MIN_NUM_FORMS": "0",
+        "steps-MAX_NUM_FORMS": "1000",
         **split(incident.started_at, "started_at"),
         **split(incident.detected_at, "detected_at"),
     }
@@ -220,7 +232,8 @@ def test_sla_policies_are_editable_but_not_deletable(clock, client, admin_user):
     policy = SLAPolicy.objects.get(severity="low")
     url = reverse("admin:incidents_slapolicy_change", args=[policy.pk])
     response = client.post(url, {"severity": "low", "response_time": "05:00:00", "resolution_time": "1 00:00:00",
-                                 "notification_level": "routine", "warning_threshold": "0.80"})
+                                 "notification_level": "routine", "warning_threshold": "0.80",
+                                 "detection_time": "00:15:00", "follow_up_time": "1 00:00:00"})
     assert response.status_code == 302
     policy.refresh_from_db()
     assert policy.response_time == timedelta(hours=5)

@@ -62,6 +62,9 @@ def test_create_form_happy_path_builds_the_service_kwargs(svc):
         "customers_affected": 120,
         "confidential": True,
         "team": team,
+        "caller_name": "",
+        "caller_email": "",
+        "major": False,
     }
 
 

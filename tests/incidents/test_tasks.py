@@ -64,6 +64,7 @@ def test_no_warning_for_acknowledged_response_nor_paused_resolution(clock, servi
     clock.move_to(T0 + timedelta(hours=7))
     assert services.sla_sweep() == {
         "response_breached": 0, "resolution_breached": 0, "response_warned": 0, "resolution_warned": 0,
+        "follow_up_breached": 0, "action_items_reminded": 0, "status_updates_reminded": 0,
     }
 
 
@@ -144,6 +145,7 @@ def test_two_sweeps_one_notification(clock, service, managers):
     count = Notification.objects.count()
     assert services.sla_sweep() == {
         "response_breached": 0, "resolution_breached": 0, "response_warned": 0, "resolution_warned": 0,
+        "follow_up_breached": 0, "action_items_reminded": 0, "status_updates_reminded": 0,
     }
     assert Notification.objects.count() == count
     assert reload(incident).escalation_level == 1
@@ -255,7 +257,8 @@ def test_cancelled_incidents_are_ignored(clock, service):
 
 def test_sweep_queries_do_not_grow_with_quiet_incidents(clock, service, django_assert_max_num_queries):
     IncidentFactory.create_batch(20, service=service, severity="low")
-    with django_assert_max_num_queries(6):
+    # 6 for the SLA clocks, 3 for the process (follow-up breaches, overdue items, status updates).
+    with django_assert_max_num_queries(9):
         services.sla_sweep()
 
 
