@@ -13,7 +13,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
 from changes import services as change_services
-from changes.choices import ChangeType, Risk
+from changes.choices import ChangeType
 from changes.models import ChangeRequest
 from incidents import review
 from incidents.models import ActionItem
@@ -47,8 +47,7 @@ def action_item_raise_change(*, item: ActionItem, by) -> ChangeRequest:
             f"Raised from an action item of the post-incident review of {label}: {locked.title}\n"
             f"Item owner: {owner}; due {locked.due_date:%Y-%m-%d}."
         ),
-        change_type=ChangeType.NORMAL,
-        risk=Risk.MEDIUM,
+        change_type=ChangeType.NORMAL,  # the risk follows the score until the questionnaire is answered
         business_justification=f"Preventive work decided in the review of {label}.",
         implementer=service.owner_team,
         services=[service],

@@ -245,6 +245,8 @@ def seed(ctx) -> str:
     notes = 0
     tune_recurring_rule(ctx)
     problem_changes = ProblemChangeWork(ctx)
+    work = ProcessWork(ctx)
+    give_services_stakeholders(ctx)
     with muted():
         for detected_at in detections:
             problem_changes.run_until(detected_at)
@@ -272,11 +274,18 @@ def seed(ctx) -> str:
             manager = rng.choice(managers)
             # Security incidents are handled by the Incident Managers (the desk may not see them).
             responder = manager if confidential else rng.choice(desk)
+            work.logged(incident, detected_at, responder, routine=policy.notification_level == "routine")
             last = detected_at
 
-            def step(name, at, by, **fields):
+            def step(name, at, by, responder=responder, manager=manager, team_members=team_members, **fields):
                 nonlocal incident, last
+                if name == "resolve":
+                    work.before_resolve(incident, at, responder)
+                elif name == "close":
+                    work.before_close(incident, at, manager, team_members)
                 incident = services.incident_transition(instance=incident, name=name, by=by, at=at, **fields)
+                if name == "acknowledge":
+                    work.acknowledged(incident, at, responder)
                 last = at
 
             # A few are false alarms or duplicates.
@@ -359,13 +368,230 @@ def seed(ctx) -> str:
                 severity=severity, detected_at=now - timedelta(minutes=25), started_at=now - timedelta(minutes=40),
                 description=f"Reported by users of {service.name}.",
             )
+            work.logged(incident, now - timedelta(minutes=25), rng.choice(desk), routine=severity == Severity.LOW)
             services.incident_transition(instance=incident, name="acknowledge", by=rng.choice(desk),
                                          at=now - timedelta(minutes=10))
             counts["responding"] = counts.get("responding", 0) + 1
+        majors = seed_major_incidents(ctx)
+        counts["closed"] = counts.get("closed", 0) + 1  # the reviewed major incident
+        counts["responding"] = counts.get("responding", 0) + 1  # the one in progress
         swept = services.sla_sweep(now=now)
 
     states = ", ".join(f"{count} {state}" for state, count in sorted(counts.items()))
     breaches = swept["response_breached"] + swept["resolution_breached"]
     total = sum(counts.values())
     counted_in = ", ".join(f"{severity} in {name}" for severity, name in calendar_names.items())
-    return f"{total} incidents ({states}), {notes} notes, {breaches} SLA breaches flagged; SLA calendars: {counted_in}"
+    return (
+        f"{total} incidents ({states}), {notes} notes, {breaches} SLA breaches flagged, "
+        f"{majors} major incidents, {work.items} action items, {swept['follow_up_breached']} follow-ups overdue; "
+        f"SLA calendars: {counted_in}"
+    )
+
+
+# --- the incident process (§2.1) ------------------------------------------------------------
+
+STAKEHOLDERS = {
+    "payments-api": ["ecommerce-lead", "customer-care"],
+    "customer-portal": ["customer-care", "marketing-ops"],
+}
+ACTION_ITEMS = [
+    "Add an alert before the limit is reached",
+    "Write the runbook for this failure",
+    "Automate the certificate renewal check",
+    "Load-test the service after the fix",
+    "Review the configuration change process",
+    "Add a health check to the deployment pipeline",
+]
+
+
+def give_services_stakeholders(ctx) -> None:
+    """The critical customer-facing services tell their business stakeholders (an admin edit)."""
+    from opsdesk.demo import DEMO_EMAIL_DOMAIN
+    from opsdesk.models import Service
+
+    for slug, people in STAKEHOLDERS.items():
+        Service.objects.filter(slug=slug).update(
+            stakeholder_emails=", ".join(f"{person}@{DEMO_EMAIL_DOMAIN}" for person in people)
+        )
+
+
+class ProcessWork:
+    """People working each demo incident's checklist at realistic moments (never after "now")."""
+
+    def __init__(self, ctx):
+        self.ctx = ctx
+        self.rng = ctx.rng
+        self.items = 0
+
+    def _done(self, incident, key, by, at, note=""):
+        from . import steps
+
+        if at < self.ctx.now:
+            steps.step_complete(incident=incident, key=key, by=by, note=note, at=at)
+
+    def logged(self, incident, detected_at, responder, *, routine: bool) -> None:
+        from django.utils import timezone
+
+        from . import steps
+        from .choices import StepKey
+
+        # The history is replayed without mail: the team's notification (at once, or in the next
+        # morning's digest for routine incidents) is recorded as the outbox would have seen it.
+        notified = detected_at
+        if routine:
+            local = timezone.localtime(detected_at)
+            notified = local.replace(hour=7, minute=0, second=0, microsecond=0) + timedelta(days=1)
+        if incident.team_id and notified < self.ctx.now:
+            steps.observe(incident.pk, [StepKey.TEAM_NOTIFICATION], at=notified)
+        if self.rng.random() < 0.75:
+            self._done(incident, StepKey.INITIAL_ASSESSMENT, responder,
+                       detected_at + _between(self.rng, timedelta(minutes=2), timedelta(minutes=12)))
+
+    def acknowledged(self, incident, at, responder) -> None:
+        from .choices import StepKey
+
+        if self.rng.random() < 0.6:
+            self._done(incident, StepKey.IMPACT_ANALYSIS, responder,
+                       at + _between(self.rng, timedelta(minutes=5), timedelta(minutes=30)),
+                       note=self.rng.choice(["Only EU customers affected.", "Internal users only.", ""]))
+        if self.rng.random() < 0.4:
+            self._done(incident, StepKey.CONTAINMENT_MEASURES, responder,
+                       at + _between(self.rng, timedelta(minutes=10), timedelta(minutes=45)))
+
+    def before_resolve(self, incident, at, responder) -> None:
+        from .choices import StepKey
+
+        if self.rng.random() < 0.6:
+            self._done(incident, StepKey.VERIFICATION_TESTING, responder, at - timedelta(minutes=3),
+                       note="Smoke tests green.")
+
+    def before_close(self, incident, at, manager, members) -> None:
+        from . import review, steps
+        from .choices import StepKey, StepState
+        from .models import IncidentStep
+
+        rng = self.rng
+        pending = set(
+            IncidentStep.objects.filter(incident=incident, state=StepState.PENDING).values_list("key", flat=True)
+        )
+        if StepKey.TEAM_NOTIFICATION in pending:  # closed before the digest: told by phone
+            steps.step_complete(incident=incident, key=StepKey.TEAM_NOTIFICATION, by=manager,
+                                note="Told the team on the phone.", at=at - timedelta(minutes=30))
+        if not incident.confidential and members and rng.random() < 0.25:
+            for title in rng.sample(ACTION_ITEMS, rng.randint(1, 2)):
+                created = at - timedelta(minutes=20)
+                item = review.action_item_create(
+                    incident=incident, by=manager, title=title, owner=rng.choice(members),
+                    due_date=(created + timedelta(days=rng.randint(5, 21))).date(), at=created,
+                )
+                self.items += 1
+                finished = created + timedelta(days=rng.randint(2, 25))
+                if finished < self.ctx.now and rng.random() < 0.6:
+                    review.action_item_complete(item=item, by=item.owner, note="Done.", at=finished)
+        roll = rng.random()
+        if StepKey.PROCESS_IMPROVEMENT in pending:
+            if roll < 0.3:
+                steps.step_complete(incident=incident, key=StepKey.PROCESS_IMPROVEMENT, by=manager,
+                                    note="Runbook updated.", at=at - timedelta(minutes=10))
+            elif roll < 0.7:
+                steps.step_skip(incident=incident, key=StepKey.PROCESS_IMPROVEMENT, by=manager,
+                                reason="The process worked; nothing to change.", at=at - timedelta(minutes=10))
+        if StepKey.STAKEHOLDER_COMMUNICATION in pending and rng.random() < 0.3:
+            steps.step_skip(incident=incident, key=StepKey.STAKEHOLDER_COMMUNICATION, by=manager,
+                            reason="No customer impact to report.", at=at - timedelta(minutes=10))
+
+
+def seed_major_incidents(ctx) -> int:
+    """A closed major incident with its status updates and review (one action item raised as a
+    change), and one major incident still being worked, so the banner shows."""
+    from automation.incident_changes import action_item_raise_change
+    from opsdesk.models import Service
+
+    from . import major, review, steps
+    from .choices import StatusAudience, StepKey
+
+    now = ctx.now
+    manager = ctx.user(Role.INCIDENT_MANAGERS)
+    desk = ctx.user(Role.SERVICE_DESK)
+    change_manager = ctx.user(Role.CHANGE_MANAGERS)
+    payments = Service.objects.select_related("owner_team").get(slug="payments-api")
+    members = list(payments.owner_team.members.order_by("username")) if payments.owner_team else [manager]
+
+    # 1. Last week's card-payment outage, reviewed and closed.
+    detected = (now - timedelta(days=9)).replace(hour=14, minute=5, second=0, microsecond=0)
+    incident = services.incident_create(
+        by=manager, title="Card payments fail for all customers", service=payments, severity=Severity.CRITICAL,
+        description="Checkout answers 'payment declined' for every card payment; SEPA is unaffected.",
+        detected_at=detected, started_at=detected - timedelta(minutes=7), at=detected, customers_affected=4200,
+        caller_name="Grace Miller", caller_email="grace.miller@example.com", major=True,
+        assignee=members[0],
+    )
+    steps.observe(incident.pk, [StepKey.TEAM_NOTIFICATION], at=detected)
+    steps.step_complete(incident=incident, key=StepKey.INITIAL_ASSESSMENT, by=desk, at=detected + timedelta(minutes=3),
+                        note="Every card payment fails since 13:58; gateway answers TLS handshake errors.")
+    incident = services.incident_transition(instance=incident, name="acknowledge", by=desk,
+                                            at=detected + timedelta(minutes=6), comment="Payments team on the bridge.")
+    timeline = [
+        (10, StatusAudience.STAKEHOLDERS, "Card payments are failing for all customers. We are investigating; "
+                                           "next update in 30 minutes."),
+        (25, StatusAudience.INTERNAL, "Gateway rejects our TLS client certificate since the 13:55 config push."),
+        (40, StatusAudience.STAKEHOLDERS, "Cause found (a configuration change at the payment gateway "
+                                           "connection). Rolling it back now."),
+        (70, StatusAudience.STAKEHOLDERS, "Card payments work again since 15:12. We keep watching."),
+    ]
+    for minutes, audience, body in timeline:
+        major.status_update_add(incident=incident, by=manager, body=body, audience=audience,
+                                at=detected + timedelta(minutes=minutes))
+    for key, minutes, note in ((StepKey.IMPACT_ANALYSIS, 15, "All card payments, about 4,200 customers."),
+                               (StepKey.CONTAINMENT_MEASURES, 30, "Shops switched to 'SEPA only' banner."),
+                               (StepKey.VERIFICATION_TESTING, 66, "Test payments with three card brands pass.")):
+        steps.step_complete(incident=incident, key=key, by=members[0], note=note,
+                            at=detected + timedelta(minutes=minutes))
+    incident = services.incident_transition(
+        instance=incident, name="resolve", by=members[0], at=detected + timedelta(minutes=68),
+        resolution_summary="Rolled back the gateway connection configuration; payments flow again.",
+    )
+    reviewed = detected + timedelta(hours=20)
+    alerting = review.action_item_create(
+        incident=incident, by=manager, title="Alert on the card payment error rate", owner=members[-1],
+        due_date=(reviewed + timedelta(days=3)).date(), at=reviewed,
+    )
+    review.action_item_complete(item=alerting, by=members[-1], note="Alert at 2 % errors over 5 minutes.",
+                                at=reviewed + timedelta(days=2))
+    pipeline = review.action_item_create(
+        incident=incident, by=manager, title="Deploy gateway configuration only through the reviewed pipeline",
+        owner=members[0], due_date=(now + timedelta(days=10)).date(), at=reviewed,
+    )
+    review.action_item_create(
+        incident=incident, by=manager, title="Rehearse the payment gateway failover", owner=members[-1],
+        due_date=(reviewed + timedelta(days=6)).date(), at=reviewed,
+    )
+    action_item_raise_change(item=pipeline, by=change_manager)
+    steps.step_complete(incident=incident, key=StepKey.PROCESS_IMPROVEMENT, by=manager, at=reviewed,
+                        note="Configuration pushes to the gateway now need a second pair of eyes.")
+    services.incident_transition(
+        instance=incident, name="close", by=manager, at=reviewed + timedelta(minutes=30),
+        root_cause="An unreviewed configuration push replaced the gateway's client certificate.",
+        lessons_learned="Gateway configuration is production code: review it and alert on payment errors.",
+        preventive_measures="Reviewed pipeline for gateway configuration; error-rate alert.",
+    )
+
+    # 2. The portal is down right now: a major incident in progress (the banner on every page).
+    portal = Service.objects.get(slug="customer-portal")
+    detected = now - timedelta(minutes=50)
+    current = services.incident_create(
+        by=desk, title="Customer portal login page times out", service=portal, severity=Severity.CRITICAL,
+        description="Customers cannot log in; the login page times out after 30 s.",
+        detected_at=detected, started_at=detected - timedelta(minutes=4), at=detected, customers_affected=900,
+        caller_name="Customer care hotline", caller_email="customer-care@example.com",
+    )
+    steps.observe(current.pk, [StepKey.TEAM_NOTIFICATION], at=detected)
+    major.incident_declare_major(incident=current, by=manager, at=detected + timedelta(minutes=5),
+                                 comment="Every customer is locked out.")
+    current = services.incident_transition(instance=current, name="acknowledge", by=desk,
+                                           at=detected + timedelta(minutes=7))
+    major.status_update_add(
+        incident=current, by=manager, audience=StatusAudience.STAKEHOLDERS, at=detected + timedelta(minutes=12),
+        body="Customers cannot log in to the portal. The applications team is on it; next update in 30 minutes.",
+    )
+    return 2

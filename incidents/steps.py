@@ -116,8 +116,8 @@ def observe_transition(incident: Incident, name: str, *, by, at: datetime) -> No
     if name == "acknowledge":
         observe(incident.pk, [StepKey.TEAM_ASSEMBLY], by=by, at=at)
     elif name == "resolve":
-        observe(incident.pk, [StepKey.TEAM_ASSEMBLY, StepKey.SERVICE_RESTORATION], by=by, at=at)
-        observe_fields(incident, by=by, at=at)
+        seen = [StepKey.TEAM_ASSEMBLY, StepKey.SERVICE_RESTORATION, *field_steps_met(_review_values(incident))]
+        observe(incident.pk, seen, by=by, at=at)
     elif name == "reopen":
         # The fix did not hold: the service is not restored after all.
         IncidentStep.objects.filter(
@@ -193,10 +193,13 @@ def _require(by, perm: str, message: str) -> None:
 def _locked_step(incident: Incident, key: str, by) -> IncidentStep:
     if by is not None and not incident_visible_to(by, incident):
         raise PermissionDenied(f"You may not see {incident.number}.")
-    step = IncidentStep.objects.select_for_update().filter(incident_id=incident.pk, key=key).first()
+    step = (
+        IncidentStep.objects.select_for_update(of=("self",)).select_related("incident")
+        .filter(incident_id=incident.pk, key=key).first()
+    )
     if step is None:
         raise IncidentStep.DoesNotExist(f"{incident.number} has no step {key!r}.")
-    state = Incident.objects.values_list("state", flat=True).get(pk=incident.pk)
+    state = step.incident.state
     if state in CLOSED_STATES:
         raise TransitionNotAllowed(
             f"{incident.number} is {IncidentState(state).label.lower()}: its checklist is final."

@@ -113,3 +113,28 @@ def test_user_roles_reads_the_groups_once(user_in_role, django_assert_num_querie
     with django_assert_num_queries(1):
         assert user_roles(user) == {Role.SERVICE_DESK, Role.TECH_LEADS}
         assert user_roles(user) == {Role.SERVICE_DESK, Role.TECH_LEADS}
+
+
+PROCESS_PERMISSIONS = {
+    "incidents.change_incidentstep": {Role.SERVICE_DESK, Role.INCIDENT_MANAGERS},
+    "incidents.skip_incidentstep": {Role.INCIDENT_MANAGERS},
+    "incidents.add_actionitem": {Role.INCIDENT_MANAGERS},
+    "incidents.change_actionitem": {Role.INCIDENT_MANAGERS},
+    "incidents.declare_major_incident": {Role.INCIDENT_MANAGERS},
+    "incidents.add_statusupdate": {Role.SERVICE_DESK, Role.INCIDENT_MANAGERS},
+    "incidents.change_processtemplate": {Role.INCIDENT_MANAGERS},
+    "changes.add_changerequest": {Role.CHANGE_MANAGERS},  # "raise a change" from an action item
+}
+
+
+@pytest.mark.parametrize("perm", sorted(PROCESS_PERMISSIONS))
+def test_the_incident_process_permissions_per_role(user_in_role, perm):
+    for role in Role:
+        assert user_in_role(role).has_perm(perm) == (role in PROCESS_PERMISSIONS[perm]), (perm, role)
+
+
+def test_every_role_reads_the_process_records():
+    for role in Role:
+        perms = _group_perms(role)
+        for model in ("processtemplate", "incidentstep", "actionitem", "statusupdate"):
+            assert f"incidents.view_{model}" in perms, (role, model)
