@@ -20,7 +20,7 @@ from django.views.decorators.http import require_POST
 from opsdesk.exceptions import ConcurrentUpdate, DomainValidationError, TransitionNotAllowed
 from opsdesk.web import add_domain_errors, run_action
 
-from . import major, review, services, steps
+from . import major, process, review, services, steps
 from .choices import OPEN_STATES, ActionItemState, IncidentState, StepState
 from .forms import ActionItemCloseForm, ActionItemForm, ReviewForm, StatusUpdateForm, StepCompleteForm, StepSkipForm
 from .models import ActionItem, Incident, IncidentStep
@@ -93,6 +93,17 @@ def phase_targets(incident: Incident, now) -> dict[str, dict]:
     return targets
 
 
+def _next_update_due(incident: Incident, updates: list):
+    """When a major incident's next status update is due: one interval after the last one (or the declaration).
+
+    ``status_update_due`` is the sweep's reminder schedule, which moves on after each reminder; the
+    page says how long the stakeholders have been waiting."""
+    if not incident.major or incident.state not in OPEN_STATES:
+        return None
+    last = updates[-1].created_at if updates else incident.major_declared_at
+    return last + process.status_update_interval() if last else None
+
+
 def review_times(incident: Incident, timeline: list) -> dict:
     """The figures the review starts from: time to detect, acknowledge, resolve; what the timeline holds."""
 
@@ -153,6 +164,7 @@ def process_context(request, incident: Incident, bound_forms: dict, *, now) -> d
             bound_forms.get("action_item") or ActionItemForm(owners=review.action_item_owner_choices(incident))
         ) if _has(user, review.ADD_PERM) and incident.state != IncidentState.CANCELLED else None,
         "status_updates": updates,
+        "next_update_due": _next_update_due(incident, updates),
         "status_update_form": (bound_forms.get("status_update") or StatusUpdateForm(incident=incident))
         if writable and _has(user, major.ADD_UPDATE_PERM) else None,
         "can_declare_major": (
