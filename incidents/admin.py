@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django_fsm.admin import FSMAdminMixin
 
+from opsdesk.admin import ReadOnlyAdmin
 from opsdesk.exceptions import ConcurrentUpdate, DomainValidationError, TransitionNotAllowed
 from opsdesk.workflow import transition_history
 
@@ -63,12 +64,7 @@ SYSTEM_FIELDS = [
     "cancel_reason",
     "sla_summary",
     "transition_log",
-    "major",
-    "major_declared_at",
-    "status_update_due",
-    "detection_breached",
-    "follow_up_breached",
-    "follow_up_breached_at",
+    *services.PROCESS_FIELDS,
 ]
 
 
@@ -218,8 +214,7 @@ class IncidentAdmin(FSMAdminMixin, admin.ModelAdmin):
     fieldsets = [
         (None, {"fields": ["number", "state", "title", "description", "severity", "service", "team", "assignee",
                            "reporter", "confidential", "customers_affected", "caller_name", "caller_email"]}),
-        ("Process", {"fields": ["major", "major_declared_at", "status_update_due", "detection_breached",
-                                "follow_up_breached", "follow_up_breached_at"]}),
+        ("Process", {"fields": list(services.PROCESS_FIELDS)}),
         ("Times", {"fields": ["started_at", "detected_at", "acknowledged_at", "resolved_at", "closed_at"]}),
         ("SLA", {"fields": ["sla_summary", "response_due", "resolution_due", "follow_up_due", "response_breached",
                             "response_breached_at", "resolution_breached", "resolution_breached_at",
@@ -567,20 +562,11 @@ class ProcessTemplateAdmin(admin.ModelAdmin):
         return False
 
 
-class ProcessRecordAdmin(admin.ModelAdmin):
+class ProcessRecordAdmin(ReadOnlyAdmin):
     """Read-only, and only the rows of incidents the user may see (§6): confidential ones stay hidden."""
 
     def get_queryset(self, request):
         return process_rows_visible_to(self.model, request.user).select_related(*self.list_select_related)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(IncidentStep)

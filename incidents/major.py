@@ -20,23 +20,16 @@ from opsdesk.workflow import log_transition
 
 from . import notify, process, steps
 from .choices import IncidentState, StatusAudience, StepKey
+from .guards import require_perm as _require
+from .guards import require_visible
 from .models import Incident, StatusUpdate
-from .selectors import incident_visible_to
 
 ADD_UPDATE_PERM = "incidents.add_statusupdate"
 
 
-def _require(by, perm: str, message: str) -> None:
-    if by is None:
-        return
-    if not by.is_authenticated or not by.is_active or not by.has_perm(perm):
-        raise PermissionDenied(message)
-
-
 def _locked(incident: Incident, by) -> Incident:
     locked = Incident.objects.select_for_update(of=("self",)).select_related("team", "service").get(pk=incident.pk)
-    if by is not None and not incident_visible_to(by, locked):
-        raise PermissionDenied(f"You may not see {locked.number}.")
+    require_visible(by, locked)
     return locked
 
 

@@ -18,23 +18,13 @@ from opsdesk.exceptions import DomainValidationError, TransitionNotAllowed
 
 from . import notify, steps
 from .choices import ActionItemState, IncidentState, StepKey
+from .guards import require_perm as _require
+from .guards import require_visible as _require_visible
 from .models import ActionItem, Incident
 from .selectors import incident_visible_to
 
 ADD_PERM = "incidents.add_actionitem"
 CHANGE_PERM = "incidents.change_actionitem"
-
-
-def _require(by, perm: str, message: str) -> None:
-    if by is None:
-        return
-    if not by.is_authenticated or not by.is_active or not by.has_perm(perm):
-        raise PermissionDenied(message)
-
-
-def _require_visible(by, incident: Incident) -> None:
-    if by is not None and not incident_visible_to(by, incident):
-        raise PermissionDenied(f"You may not see {incident.number}.")
 
 
 def _person(by):

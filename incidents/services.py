@@ -20,10 +20,10 @@ from opsdesk import events
 from opsdesk.exceptions import DomainValidationError, TransitionNotAllowed
 from opsdesk.workflow import actor_id, apply_transition, log_transition
 
-from . import notify, process, sla, steps
+from . import guards, notify, process, sla, steps
 from .choices import OPEN_STATES, IncidentState, Severity, SLAClockName
 from .models import Incident, IncidentNote, SLAPolicy
-from .selectors import hold_periods, incident_visible_to, sees_all_incidents
+from .selectors import hold_periods, sees_all_incidents
 
 MAX_ESCALATION_LEVEL = notify.MAX_ESCALATION_LEVEL
 
@@ -46,6 +46,12 @@ CREATE_FIELDS = (
     "major",
 )
 
+# Fields the incident process (§2.1) sets; read-only everywhere (``major`` by declare-major only).
+PROCESS_FIELDS = (
+    "major", "major_declared_at", "status_update_due", "detection_breached", "follow_up_breached",
+    "follow_up_breached_at",
+)
+
 # Fields incident_update may change (state, numbers, deadlines and flags never; ``major`` only by
 # declare-major, which needs its own permission).
 EDITABLE_FIELDS = (
@@ -57,16 +63,8 @@ EDITABLE_FIELDS = (
 # --- helpers -------------------------------------------------------------------
 
 
-def _require_perm(by, perm: str, message: str) -> None:
-    if by is None:
-        return
-    if not by.is_authenticated or not by.is_active or not by.has_perm(perm):
-        raise PermissionDenied(message)
-
-
-def _require_visible(by, incident: Incident) -> None:
-    if by is not None and not incident_visible_to(by, incident):
-        raise PermissionDenied(f"You may not see {incident.number}.")
+_require_perm = guards.require_perm
+_require_visible = guards.require_visible
 
 
 def _policy(severity: str) -> SLAPolicy:

@@ -29,15 +29,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
 from opsdesk.exceptions import DomainValidationError, TransitionNotAllowed
 
 from .choices import IncidentState, StepKey, StepState
+from .guards import require_perm as _require
+from .guards import require_visible
 from .models import Incident, IncidentStep, ProcessTemplate
-from .selectors import incident_visible_to
 
 COMPLETE_PERM = "incidents.change_incidentstep"
 SKIP_PERM = "incidents.skip_incidentstep"
@@ -183,16 +183,8 @@ def _person(by) -> bool:
     return by is not None and getattr(by, "is_authenticated", False)
 
 
-def _require(by, perm: str, message: str) -> None:
-    if by is None:
-        return
-    if not by.is_authenticated or not by.is_active or not by.has_perm(perm):
-        raise PermissionDenied(message)
-
-
 def _locked_step(incident: Incident, key: str, by) -> IncidentStep:
-    if by is not None and not incident_visible_to(by, incident):
-        raise PermissionDenied(f"You may not see {incident.number}.")
+    require_visible(by, incident)
     step = (
         IncidentStep.objects.select_for_update(of=("self",)).select_related("incident")
         .filter(incident_id=incident.pk, key=key).first()

@@ -19,7 +19,7 @@ from ..choices import (
 )
 from ..models import ActionItem, BusinessCalendar, Incident, IncidentNote, IncidentStep, SLAPolicy, StatusUpdate
 from ..selectors import sla_clocks, sla_state
-from ..services import CREATE_FIELDS, EDITABLE_FIELDS
+from ..services import CREATE_FIELDS, EDITABLE_FIELDS, PROCESS_FIELDS
 
 
 @extend_schema_field(
@@ -106,12 +106,7 @@ READ_ONLY = [
     "escalation_level",
     "cancel_reason",
     "updated_at",
-    "major",
-    "major_declared_at",
-    "status_update_due",
-    "detection_breached",
-    "follow_up_breached",
-    "follow_up_breached_at",
+    *PROCESS_FIELDS,
 ]
 
 
@@ -162,12 +157,7 @@ class IncidentSerializer(serializers.ModelSerializer):
             "sla",
             "caller_name",
             "caller_email",
-            "major",
-            "major_declared_at",
-            "status_update_due",
-            "detection_breached",
-            "follow_up_breached",
-            "follow_up_breached_at",
+            *PROCESS_FIELDS,
         ]
         read_only_fields = READ_ONLY
         extra_kwargs = {
