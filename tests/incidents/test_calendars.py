@@ -210,7 +210,8 @@ def test_sweeps_at_night_and_at_weekends_send_nothing_for_deadlines_in_working_t
     for night in [berlin(2026, 3, 6, 23, 0), berlin(2026, 3, 7, 0, 0), berlin(2026, 3, 8, 12, 0),
                   berlin(2026, 3, 9, 0, 0), berlin(2026, 3, 9, 9, 29)]:
         assert services.sla_sweep(now=night) == {
-            "response_breached": 0, "resolution_breached": 0, "response_warned": 0, "resolution_warned": 0
+            "response_breached": 0, "resolution_breached": 0, "response_warned": 0, "resolution_warned": 0,
+            "follow_up_breached": 0, "action_items_reminded": 0, "status_updates_reminded": 0,
         }
     assert not Notification.objects.filter(subject__contains="SLA").exists()
     assert services.sla_sweep(now=berlin(2026, 3, 9, 9, 30))["response_warned"] == 1
@@ -411,7 +412,7 @@ def test_admin_policy_edit_goes_through_the_service_and_re_times(client, clock, 
     policy = SLAPolicy.objects.get(severity="medium")
     response = client.post(reverse("admin:incidents_slapolicy_change", args=[policy.pk]), {
         "response_time": "02:00:00", "resolution_time": "08:00:00", "notification_level": "standard",
-        "warning_threshold": "0.75", "calendar": "",
+        "warning_threshold": "0.75", "calendar": "", "detection_time": "00:15:00", "follow_up_time": "1 00:00:00",
     })
     assert response.status_code == 302
     assert reload(incident).response_due == berlin(2026, 3, 7, 12, 0)

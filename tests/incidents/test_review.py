@@ -13,7 +13,7 @@ from incidents import review, services
 from incidents.models import ActionItem, Incident, IncidentStep, SLAPolicy
 from opsdesk.choices import Role
 from opsdesk.exceptions import DomainValidationError, TransitionNotAllowed
-from opsdesk.models import Notification
+from opsdesk.models import Notification, TransitionLog
 from tests.factories import TeamFactory, UserFactory
 
 from .conftest import T0, sent
@@ -372,3 +372,20 @@ def test_an_outsider_of_another_team_sees_no_process_rows_in_the_admin(clock, cl
         assert incident.number not in response.content.decode()
     client.force_login(UserFactory(is_staff=True, is_superuser=True))
     assert incident.number in client.get(reverse("admin:incidents_actionitem_changelist")).content.decode()
+
+
+def test_the_process_targets_are_edited_with_the_policy_and_re_time_nothing(clock, service, manager):
+    from incidents import calendars
+
+    incident = log(service)
+    due = incident.resolution_due
+    policy = SLAPolicy.objects.get(severity="medium")
+    root = UserFactory(is_superuser=True, is_staff=True)
+    calendars.sla_policy_update(policy=policy, by=root, follow_up_time=timedelta(hours=48),
+                                detection_time=timedelta(minutes=30))
+    assert reload(incident).resolution_due == due
+    assert not TransitionLog.objects.filter(object_id=incident.pk, transition="retime_sla").exists()
+    with pytest.raises(DomainValidationError) as exc:
+        calendars.sla_policy_update(policy=policy, by=root, follow_up_time=timedelta(0))
+    assert "follow_up_time" in exc.value.errors
+    assert resolved(service).follow_up_due == T0 + timedelta(hours=48)
