@@ -254,6 +254,35 @@ class Incident(WorkflowModel):
                     state__in=["detected", "responding"], resolution_warned_at__isnull=True, resolution_breached=False
                 ),
             ),
+            # The SLA sweep's breach queries (services.response_breaches / resolution_breaches), one
+            # partial index per arm of their OR: each holds only rows not yet flagged whose clock can
+            # still breach, so an idle sweep is a few index probes however many incidents there are
+            # (EXPLAIN in bench/NOTES.md).
+            models.Index(
+                fields=["response_due"], name="incident_response_unacked",
+                condition=models.Q(acknowledged_at__isnull=True, response_breached=False)
+                & ~models.Q(state="cancelled"),
+            ),
+            models.Index(
+                fields=["response_due"], name="incident_response_acked_late",
+                condition=models.Q(response_breached=False, acknowledged_at__gt=models.F("response_due"))
+                & ~models.Q(state="cancelled"),
+            ),
+            models.Index(
+                fields=["resolution_due"], name="incident_resolution_running",
+                condition=models.Q(resolution_breached=False, state__in=["detected", "responding"]),
+            ),
+            models.Index(
+                fields=["resolution_due"], name="incident_resolution_held_late",
+                condition=models.Q(
+                    resolution_breached=False, state="on_hold", on_hold_since__gt=models.F("resolution_due")
+                ),
+            ),
+            models.Index(
+                fields=["resolution_due"], name="incident_resolution_done_late",
+                condition=models.Q(resolution_breached=False, resolved_at__gt=models.F("resolution_due"))
+                & ~models.Q(state="cancelled"),
+            ),
             # The process sweep (incidents.process): partial indexes over the few rows it looks at.
             models.Index(
                 fields=["follow_up_due"], name="incident_follow_up_due",

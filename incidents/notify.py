@@ -25,7 +25,9 @@ group of people), whatever the size of the team or the groups.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -34,7 +36,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from opsdesk.choices import NotificationQueue, Role
-from opsdesk.notifications import Recipient, email, notify, webhook
+from opsdesk.models import Team
+from opsdesk.notifications import Message, Recipient, email, notify, webhook
 
 from .choices import NotificationLevel
 from .models import Incident, SLAPolicy
@@ -55,16 +58,68 @@ def _users():
     return get_user_model().objects.filter(is_active=True).exclude(email="")
 
 
+# --- recipients prefetched for many incidents at once (the set-based sweep) ---------
+
+_directory: ContextVar[dict | None] = ContextVar("opsdesk_notify_directory", default=None)
+
+
+@contextmanager
+def prefetched(teams: Iterable) -> Iterator[None]:
+    """Inside this block the recipient functions below answer for ``teams`` (and the role
+    groups and notification levels) from memory: five queries in all, however many
+    incidents are notified."""
+    from django.contrib.auth.models import Group
+
+    teams = {team.pk: team for team in teams if team is not None}
+    members: dict[int, set[str]] = defaultdict(set)
+    through = Team.members.through
+    for team_id, address in (
+        through.objects.filter(team_id__in=list(teams), user__is_active=True)
+        .exclude(user__email="").values_list("team_id", "user__email")
+    ):
+        members[team_id].add(address)
+    leads = {}
+    for team_id, address in (
+        Team.objects.filter(pk__in=list(teams), lead__is_active=True).exclude(lead__email="")
+        .values_list("pk", "lead__email")
+    ):
+        leads[team_id] = address
+        members[team_id].add(address)
+    groups: dict[str, set[str]] = defaultdict(set)
+    for name, address in (
+        Group.objects.filter(name__in=[Role.INCIDENT_MANAGERS, Role.OPS_MANAGERS], user__is_active=True)
+        .exclude(user__email="").values_list("name", "user__email")
+    ):
+        groups[name].add(address)
+    levels = dict(SLAPolicy.objects.values_list("severity", "notification_level"))
+    token = _directory.set({"members": members, "leads": leads, "groups": groups, "levels": levels, "teams": teams})
+    try:
+        yield
+    finally:
+        _directory.reset(token)
+
+
+def _known_team(team) -> dict | None:
+    directory = _directory.get()
+    return directory if directory is not None and team.pk in directory["teams"] else None
+
+
 def team_emails(team) -> list[str]:
     """The team's address, its members' and its lead's (one query)."""
     if team is None:
         return []
+    directory = _known_team(team)
+    if directory is not None:
+        return [a for a in [team.email, *sorted(directory["members"][team.pk])] if a]
     people = _users().filter(Q(teams=team) | Q(led_teams=team)).values_list("email", flat=True).distinct()
     return [a for a in [team.email, *sorted(people)] if a]
 
 
 def group_emails(group: str) -> list[str]:
     """The addresses of the active members of one role group (one query)."""
+    directory = _directory.get()
+    if directory is not None and group in (Role.INCIDENT_MANAGERS, Role.OPS_MANAGERS):
+        return sorted(directory["groups"][group])
     return sorted(set(_users().filter(groups__name=group).values_list("email", flat=True)))
 
 
@@ -72,6 +127,10 @@ def lead_email(team) -> list[str]:
     """The team lead's address, or the team's when it has no lead (one query at most)."""
     if team is None:
         return []
+    directory = _known_team(team)
+    if directory is not None:
+        lead_address = directory["leads"].get(team.pk)
+        return [lead_address] if lead_address else ([team.email] if team.email else [])
     lead = get_user_model().objects.filter(led_teams=team, is_active=True).exclude(email="").first()
     if lead is not None:
         return [lead.email]
@@ -80,6 +139,9 @@ def lead_email(team) -> list[str]:
 
 def level_of(incident: Incident) -> str:
     """The notification level of the incident's severity (one query)."""
+    directory = _directory.get()
+    if directory is not None:
+        return directory["levels"].get(incident.severity, NotificationLevel.STANDARD)
     policy = SLAPolicy.objects.filter(severity=incident.severity).only("notification_level").first()
     return policy.notification_level if policy else NotificationLevel.STANDARD
 
@@ -126,6 +188,8 @@ def tier_recipients(incident: Incident, level: int) -> list[Recipient]:
         addresses = lead_email(incident.team)
     elif level == 2:
         addresses = group_emails(Role.INCIDENT_MANAGERS)
+    elif not incident.confidential and _directory.get() is not None:
+        addresses = group_emails(Role.OPS_MANAGERS)
     else:
         managers = _users().filter(groups__name=Role.OPS_MANAGERS)
         if incident.confidential:
@@ -170,28 +234,40 @@ def notify_event(incident: Incident, *, event: str, headline: str, key: str, lev
     """
     if _muted():
         return 0  # replaying history (demo data): do not even compute the recipients
-    level = level or level_of(incident)
-    recipients = event_recipients(incident, level)
-    if not recipients:
+    message = event_message(incident, headline=headline, key=key, level=level)
+    if not message.recipients:
         return 0
-    rows = notify(
-        recipients=recipients,
+    rows = notify(**message.as_kwargs())
+    _team_notified(incident, [row.recipient for row in rows])
+    return len(rows)
+
+
+def event_message(incident: Incident, *, headline: str, key: str, level: str | None = None) -> Message:
+    """The outbox rows ``notify_event`` writes (recipients, subject, body, queue, key)."""
+    level = level or level_of(incident)
+    return Message(
+        recipients=event_recipients(incident, level),
         subject=f"[{incident.get_severity_display()}] {incident.number} {headline}: {incident.title}",
         body=f"{headline}.\n\n{describe(incident)}",
         queue=queue_for(level),
         dedupe_key=f"incident:{incident.pk}:{key}",
         about=incident,
     )
-    _team_notified(incident, [row.recipient for row in rows])
-    return len(rows)
+
+
+def team_was_notified(incident: Incident, addresses: Iterable[str]) -> bool:
+    """Whether one of ``addresses`` is the team's own (its address, a member, the lead, the webhook)."""
+    if incident.team_id is None:
+        return False
+    team = incident.team
+    return bool(set(addresses) & {*team_emails(team), team.webhook_url})
 
 
 def _team_notified(incident: Incident, addresses: list[str]) -> None:
     """The process step ``team_notification`` is seen done when the team's own notification is written."""
-    if incident.team_id is None or not addresses:
+    if not addresses:
         return
-    team = incident.team
-    if set(addresses) & {*team_emails(team), team.webhook_url}:
+    if team_was_notified(incident, addresses):
         from .choices import StepKey
         from .steps import observe
 
@@ -202,8 +278,12 @@ def notify_warning(incident: Incident, *, headline: str, key: str) -> int:
     """Warn that an SLA clock is at risk (once per key); returns rows written."""
     if _muted():
         return 0
+    return len(notify(**warning_message(incident, headline=headline, key=key).as_kwargs()))
+
+
+def warning_message(incident: Incident, *, headline: str, key: str) -> Message:
     level = level_of(incident)
-    rows = notify(
+    return Message(
         recipients=warning_recipients(incident, level),
         subject=f"[{incident.get_severity_display()}] {incident.number} {headline}: {incident.title}",
         body=f"{headline}.\n\n{describe(incident)}",
@@ -211,7 +291,6 @@ def notify_warning(incident: Incident, *, headline: str, key: str) -> int:
         dedupe_key=f"incident:{incident.pk}:{key}",
         about=incident,
     )
-    return len(rows)
 
 
 def notify_assignee(incident: Incident, *, assignee, by, key: str) -> int:
@@ -234,7 +313,11 @@ def notify_escalation(incident: Incident, *, level: int, reason: str) -> int:
     """Tell escalation tier ``level`` (once per incident and level)."""
     if _muted():
         return 0
-    rows = notify(
+    return len(notify(**escalation_message(incident, level=level, reason=reason).as_kwargs()))
+
+
+def escalation_message(incident: Incident, *, level: int, reason: str) -> Message:
+    return Message(
         recipients=tier_recipients(incident, level),
         subject=f"[Escalation {level}] {incident.number}: {incident.title}",
         body=f"Escalated to {ESCALATION_TIERS.get(level, level)}: {reason}\n\n{describe(incident)}",
@@ -242,7 +325,6 @@ def notify_escalation(incident: Incident, *, level: int, reason: str) -> int:
         dedupe_key=f"incident:{incident.pk}:escalation:{level}",
         about=incident,
     )
-    return len(rows)
 
 
 def routine_severities() -> list[str]:

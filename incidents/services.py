@@ -20,7 +20,7 @@ from opsdesk import events
 from opsdesk.exceptions import DomainValidationError, TransitionNotAllowed
 from opsdesk.workflow import actor_id, apply_transition, log_transition
 
-from . import guards, notify, process, sla, steps
+from . import guards, notify, process, sla, steps, sweep
 from .choices import OPEN_STATES, IncidentState, Severity, SLAClockName
 from .models import Incident, IncidentNote, SLAPolicy
 from .selectors import hold_periods, sees_all_incidents
@@ -415,49 +415,6 @@ def incident_add_note(*, incident: Incident, by, body: str, at: datetime | None 
 # --- the SLA sweep -------------------------------------------------------------
 
 
-def _breach(pk: int, clock: str, now: datetime) -> int:
-    """Flag one breach (once, race-safe), escalate and notify; 1 when this sweep flagged it.
-
-    The breach is dated at the deadline, an instant in the calendar's working time
-    (``sla.deadlines`` never gives another), however late the sweep finds it.
-    """
-    names = sla.clock_fields(clock)
-    label = SLAClockName(clock).label
-    with transaction.atomic():
-        flagged = Incident.objects.filter(pk=pk, **{names.breached: False}).update(
-            **{names.breached: True, names.breached_at: F(names.due), "updated_at": now}
-        )
-        if not flagged:
-            return 0
-        incident = Incident.objects.select_related("team", "service").get(pk=pk)
-        if incident.state in OPEN_STATES:
-            notify.notify_event(
-                incident, event="breach", headline=f"{label} SLA breached", key=f"{clock}-breach"
-            )
-            due = getattr(incident, names.due)
-            _escalate(incident, by=None, reason=f"{clock} SLA breached at {due:%Y-%m-%d %H:%M %Z}", at=now)
-        return 1
-
-
-def _warn(pk: int, clock: str, now: datetime) -> int:
-    """Send one warning (once, race-safe); 1 when this sweep sent it."""
-    names = sla.clock_fields(clock)
-    with transaction.atomic():
-        marked = Incident.objects.filter(
-            pk=pk, **{f"{names.warned_at}__isnull": True, names.breached: False}
-        ).update(**{names.warned_at: now, "updated_at": now})
-        if not marked:
-            return 0
-        incident = Incident.objects.select_related("team", "service", "assignee").get(pk=pk)
-        due = getattr(incident, names.due)
-        notify.notify_warning(
-            incident,
-            headline=f"{SLAClockName(clock).label} SLA at risk (due {due:%H:%M %Z})",
-            key=f"{clock}-warning:{due.isoformat()}",
-        )
-        return 1
-
-
 def response_breaches(now: datetime):
     """Incidents whose response SLA has breached but is not flagged yet (also those
     acknowledged late before any sweep saw them, so a missed minute loses nothing)."""
@@ -508,24 +465,23 @@ def warnings_due(now: datetime, clock: str):
 
 
 def sla_sweep(now: datetime | None = None) -> dict[str, int]:
-    """Find due warnings and breaches with set-based queries and act on each once.
+    """Find due warnings and breaches and act on each once, set-based (``incidents.sweep``).
 
     Breaches first (flag + timestamp = the due time, escalate one level, notify),
-    then warnings for clocks not yet past due, at their stored instants. Each row is
-    claimed with a conditional UPDATE, so two sweeps at once act once; notifications
-    are deduped. Deadlines and warning instants lie in working time, so a sweep at
-    night finds only what fell due while the desk was working. Returns counts.
+    then warnings for clocks not yet past due, at their stored instants. Rows are
+    claimed by a conditional UPDATE, so two sweeps at once act once; notifications
+    are deduped. The number of statements does not grow with what the sweep finds
+    (up to ``sweep.BATCH`` rows per clock). Deadlines and warning instants lie in
+    working time, so a sweep at night finds only what fell due while the desk was
+    working. Returns counts.
     """
     now = now or timezone.now()
-    done = {"response_breached": 0, "resolution_breached": 0, "response_warned": 0, "resolution_warned": 0}
-    for pk in response_breaches(now).order_by("response_due").values_list("pk", flat=True):
-        done["response_breached"] += _breach(pk, SLAClockName.RESPONSE, now)
-    for pk in resolution_breaches(now).order_by("resolution_due").values_list("pk", flat=True):
-        done["resolution_breached"] += _breach(pk, SLAClockName.RESOLUTION, now)
+    done = {
+        "response_breached": sweep.breach_all(SLAClockName.RESPONSE, response_breaches(now), now),
+        "resolution_breached": sweep.breach_all(SLAClockName.RESOLUTION, resolution_breaches(now), now),
+    }
     for clock in SLAClockName.values:
-        warning_due = sla.clock_fields(clock).warning_due
-        for pk in warnings_due(now, clock).order_by(warning_due).values_list("pk", flat=True):
-            done[f"{clock}_warned"] += _warn(pk, clock, now)
+        done[f"{clock}_warned"] = sweep.warn_all(clock, warnings_due(now, clock), now)
     done.update(process.sweep(now))  # follow-up breaches, overdue action items, status-update reminders
     return done
 

@@ -65,6 +65,99 @@ def webhook(url: str) -> Recipient:
     return Recipient(NotificationChannel.WEBHOOK, url)
 
 
+@dataclass
+class Message:
+    """What ``notify`` writes: one row per distinct recipient of one message."""
+
+    recipients: list[Recipient]
+    subject: str
+    body: str
+    queue: str = NotificationQueue.DEFAULT
+    dedupe_key: str | None = None
+    about: models.Model | None = None
+
+    def as_kwargs(self) -> dict:
+        return {"recipients": self.recipients, "subject": self.subject, "body": self.body, "queue": self.queue,
+                "dedupe_key": self.dedupe_key, "about": self.about}
+
+
+NOTIFICATION_COLUMNS = (
+    ("channel", "text"), ("recipient", "text"), ("subject", "text"), ("body", "text"), ("status", "text"),
+    ("queue", "text"), ("attempts", "integer"), ("last_error", "text"), ("created_at", "timestamptz"),
+    ("updated_at", "timestamptz"), ("next_attempt_at", "timestamptz"), ("dedupe_key", "text"),
+    ("content_type_id", "integer"), ("object_id", "bigint"),
+)
+
+
+def notify_many(messages: Iterable[Message]) -> list[tuple[int, int | None, str]]:
+    """Write the outbox rows of many messages in one INSERT (at most once per dedupe key:
+    rows already there are skipped) and queue their delivery after commit, one task per
+    queue. Returns ``(id, object_id, recipient)`` of the rows written.
+
+    Every message needs a ``dedupe_key`` (the sweep's events all have one).
+    """
+    if _muted.get():
+        return []
+    from django.db import connection
+
+    now = timezone.now()
+    rows, seen = [], set()
+    content_types: dict[type, int] = {}
+    for message in messages:
+        if message.dedupe_key is None:
+            raise ValueError("notify_many needs a dedupe key per message.")
+        about = message.about
+        if about is not None and type(about) not in content_types:
+            content_types[type(about)] = ContentType.objects.get_for_model(about).pk
+        for recipient in dict.fromkeys(r for r in message.recipients if r.address):
+            key = f"{message.dedupe_key}|{recipient.channel}|{recipient.address}"[:250]
+            if key in seen:
+                continue
+            seen.add(key)
+            rows.append({
+                "channel": recipient.channel, "recipient": recipient.address, "subject": message.subject[:250],
+                "body": message.body, "status": NotificationStatus.PENDING, "queue": message.queue, "attempts": 0,
+                "last_error": "", "created_at": now, "updated_at": now, "next_attempt_at": now + FIRST_RETRY_AFTER,
+                "dedupe_key": key, "content_type_id": content_types[type(about)] if about is not None else None,
+                "object_id": about.pk if about is not None else None,
+            })
+    if not rows:
+        return []
+    names = ", ".join(name for name, _type in NOTIFICATION_COLUMNS)
+    table = Notification._meta.db_table
+    if connection.vendor == "postgresql":
+        record = ", ".join(f"{name} {kind}" for name, kind in NOTIFICATION_COLUMNS)
+        source = f"SELECT {names} FROM jsonb_to_recordset(%s::jsonb) AS x({record})"  # noqa: S608 - column names
+        payload = json.dumps(rows, default=lambda value: value.isoformat())
+    else:
+        source = "SELECT " + ", ".join(f"json_extract(value, '$.{name}')" for name, _ in NOTIFICATION_COLUMNS)
+        source += " FROM json_each(%s) WHERE true"
+        payload = json.dumps(rows, default=connection.ops.adapt_datetimefield_value)
+    sql = (f"INSERT INTO {table} ({names}) {source} ON CONFLICT (dedupe_key) DO NOTHING "
+           "RETURNING id, queue, object_id, recipient")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [payload])
+        written = cursor.fetchall()
+    by_queue: dict[str, list[int]] = {}
+    for pk, queue, _object_id, _recipient in written:
+        by_queue.setdefault(queue, []).append(pk)
+    for queue, ids in by_queue.items():
+        transaction.on_commit(lambda ids=ids, queue=queue: enqueue_deliveries(ids, queue))
+    return [(pk, object_id, recipient) for pk, _queue, object_id, recipient in written]
+
+
+def enqueue_deliveries(notification_ids: list[int], queue: str) -> bool:
+    """Publish one task delivering many rows; on a broker outage the rows stay to the retry sweep."""
+    from .tasks import deliver_notifications
+
+    try:
+        deliver_notifications.apply_async(args=[notification_ids], queue=queue)
+    except Exception as exc:  # noqa: BLE001 - any broker failure: the sweep retries
+        log.warning("Broker unavailable, %s notifications stay pending: %s", len(notification_ids), exc)
+        return False
+    return True
+
+
 def notify(
     *,
     recipients: Iterable[Recipient],

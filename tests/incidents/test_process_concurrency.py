@@ -80,3 +80,20 @@ def test_two_sweeps_at_once_flag_and_remind_once(service, user_in_role, team):
     assert Notification.objects.filter(subject__contains="follow-up overdue").count() == 2  # lead + manager
     assert Notification.objects.filter(subject__startswith="Overdue action item").count() == 1
     assert Notification.objects.filter(object_id=incident.pk, subject__contains="status update due").exists()
+
+
+def test_two_sla_sweeps_at_once_flag_escalate_and_notify_once(service, managers):
+    """Set-based claims: two sweeps at the same moment act on each breach once."""
+    with time_machine.travel(T0, tick=False):
+        incidents = [
+            services.incident_create(by=None, title=f"Down {i}", service=service, severity="critical")
+            for i in range(5)
+        ]
+    later = T0 + timedelta(minutes=20)
+    results = run_at_once(lambda: services.sla_sweep(later), lambda: services.sla_sweep(later))
+    assert sum(r["response_breached"] for r in results) == 5
+    rows = Incident.objects.filter(pk__in=[i.pk for i in incidents])
+    assert set(rows.values_list("escalation_level", flat=True)) == {1}
+    assert Notification.objects.filter(subject__startswith="[Escalation 1]").count() == 5  # the lead, once each
+    keys = list(Notification.objects.values_list("dedupe_key", flat=True))
+    assert len(keys) == len(set(keys))

@@ -262,6 +262,61 @@ def test_sweep_queries_do_not_grow_with_quiet_incidents(clock, service, django_a
         services.sla_sweep()
 
 
+def _sweep_statements(count: int, service) -> tuple[int, dict]:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for _ in range(count):
+        make(service)  # critical: response due at 09:15, resolution at 11:00
+    with CaptureQueriesContext(connection) as captured:
+        done = services.sla_sweep(T0 + timedelta(hours=3))
+    Notification.objects.all().delete()
+    return len(captured.captured_queries), done
+
+
+def test_sweep_statements_do_not_grow_with_crossings(clock, service, managers):
+    """Both clocks breached and escalated for 1 and for 6 incidents: the same statements."""
+    one, done_one = _sweep_statements(1, service)
+    Incident.objects.all().delete()
+    six, done_six = _sweep_statements(6, service)
+    assert (done_one["response_breached"], done_one["resolution_breached"]) == (1, 1)
+    assert (done_six["response_breached"], done_six["resolution_breached"]) == (6, 6)
+    assert one == six
+
+
+def test_warning_statements_do_not_grow_with_crossings(clock, service, managers):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    counts = []
+    for batch in (1, 5):
+        Incident.objects.all().delete()
+        for _ in range(batch):
+            make(service)
+        with CaptureQueriesContext(connection) as captured:
+            assert services.sla_sweep(T0 + timedelta(minutes=12))["response_warned"] == batch
+        counts.append(len(captured.captured_queries))
+    assert counts[0] == counts[1]
+
+
+def test_a_sweep_publishes_one_delivery_task_per_queue(
+    clock, service, managers, monkeypatch, django_capture_on_commit_callbacks
+):
+    from opsdesk import tasks as opsdesk_tasks
+
+    published = []
+    monkeypatch.setattr(opsdesk_tasks.deliver_notifications, "apply_async",
+                        lambda args, queue: published.append((queue, len(args[0]))))
+    for _ in range(3):
+        make(service)
+    clock.move_to(T0 + timedelta(minutes=16))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.sla_sweep()["response_breached"] == 3
+    # Critical: the breach notices and the escalations all go on the high-priority queue, in one task.
+    swept = Notification.objects.filter(queue="high", created_at=T0 + timedelta(minutes=16)).count()
+    assert swept == 21 and published == [("high", swept)]
+
+
 def test_sla_sweep_task(clock, service):
     make(service)
     clock.move_to(T0 + timedelta(minutes=16))

@@ -1,0 +1,172 @@
+"""The SLA sweep, set-based: a fixed number of statements per batch, whatever it finds.
+
+Per clock and batch (at most ``BATCH`` incidents, oldest deadline first):
+
+1. claim: one ``UPDATE … WHERE id IN (candidates) AND <not yet flagged> RETURNING id, state``.
+   The condition is re-checked on the locked row, so two sweeps at once never claim an
+   incident twice (PostgreSQL re-evaluates it after waiting for the other's lock; SQLite
+   has one writer). This is the exactly-once guarantee of the per-row version;
+2. breaches only: one ``UPDATE … SET escalation_level = escalation_level + 1 … RETURNING``
+   for the open ones below the top tier (the same conditional raise as a manual escalation);
+3. one SELECT of the claimed incidents with their team, service and assignee, and the
+   recipients of all of them in five queries (``notify.prefetched``);
+4. one INSERT of the transition log entries (``escalate``), one INSERT … ON CONFLICT DO
+   NOTHING of every outbox row (``notifications.notify_many``: still one row per recipient
+   and event, deduplicated by key), one UPDATE ticking the checklist step "notify the team";
+5. after commit, one delivery task per queue (one publish per batch, not per row).
+
+Each batch is one transaction: it commits whole or not at all. An idle sweep runs one UPDATE per
+clock (partial indexes make each an index probe: bench/NOTES.md).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.contrib.contenttypes.models import ContentType
+from django.db import connection, transaction
+
+from opsdesk.models import TransitionLog
+from opsdesk.notifications import notify_many
+
+from . import notify, sla
+from .choices import OPEN_STATES, SLAClockName, StepKey
+from .models import Incident
+
+BATCH = 5000
+MAX_BATCHES = 100  # a sweep acts on at most BATCH × MAX_BATCHES rows per clock; the next picks up the rest
+
+
+def _false() -> str:
+    return "FALSE" if connection.vendor == "postgresql" else "0"
+
+
+def _ids_clause(ids: list[int]) -> tuple[str, list]:
+    if connection.vendor == "postgresql":
+        return "= ANY(%s)", [list(ids)]
+    return f"IN ({', '.join(['%s'] * len(ids))})", list(ids)
+
+
+def _claim(candidates, set_sql: str, set_params: list, guard_sql: str) -> list[tuple[int, str]]:
+    """One conditional UPDATE over the candidate ids; ``(id, state)`` of the rows it changed."""
+    select_sql, select_params = candidates.query.sql_with_params()
+    table = Incident._meta.db_table
+    sql = (f"UPDATE {table} SET {set_sql} WHERE id IN ({select_sql}) AND {guard_sql} "  # noqa: S608 - names only
+           "RETURNING id, state")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*set_params, *select_params])
+        return cursor.fetchall()
+
+
+def _escalate(ids: list[int], now: datetime) -> dict[int, int]:
+    """Raise the level of each of ``ids`` below the top tier by one; their new levels."""
+    if not ids:
+        return {}
+    clause, params = _ids_clause(ids)
+    sql = (f"UPDATE {Incident._meta.db_table} SET escalation_level = escalation_level + 1, updated_at = %s "  # noqa: S608
+           f"WHERE id {clause} AND escalation_level < %s RETURNING id, escalation_level")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [now, *params, notify.MAX_ESCALATION_LEVEL])
+        return dict(cursor.fetchall())
+
+
+def _load(ids: list[int]) -> list[Incident]:
+    rows = Incident.objects.select_related("team", "service", "assignee").filter(pk__in=ids)
+    by_id = {incident.pk: incident for incident in rows}
+    return [by_id[pk] for pk in ids if pk in by_id]
+
+
+def _tick_team_notified(incidents: dict[int, Incident], written) -> None:
+    from .steps import observe
+
+    addresses: dict[int, list[str]] = {}
+    for _pk, object_id, recipient in written:
+        addresses.setdefault(object_id, []).append(recipient)
+    notified = [
+        pk for pk, found in addresses.items() if pk in incidents and notify.team_was_notified(incidents[pk], found)
+    ]
+    if notified:
+        observe(notified, [StepKey.TEAM_NOTIFICATION])
+
+
+def _breach_batch(clock: str, candidates, now: datetime) -> int:
+    names = sla.clock_fields(clock)
+    label = SLAClockName(clock).label
+    with transaction.atomic(savepoint=False):  # one batch, one transaction (no savepoint of its own)
+        claimed = _claim(
+            candidates,
+            f"{names.breached} = %s, {names.breached_at} = {names.due}, updated_at = %s", [True, now],
+            f"{names.breached} = {_false()}",
+        )
+        if not claimed:
+            return 0
+        open_ids = [pk for pk, state in claimed if state in OPEN_STATES]
+        levels = _escalate(open_ids, now)
+        incidents = _load(open_ids)
+        messages, logs = [], []
+        content_type = ContentType.objects.get_for_model(Incident)
+        with notify.prefetched({incident.team for incident in incidents}):
+            for incident in incidents:
+                due = getattr(incident, names.due)
+                level = levels.get(incident.pk)
+                if level is not None:
+                    incident.escalation_level = level - 1  # the announcement tells the level it was found at
+                messages.append(notify.event_message(incident, headline=f"{label} SLA breached", key=f"{clock}-breach"))
+                if level is None:
+                    continue
+                incident.escalation_level = level
+                reason = f"{clock} SLA breached at {due:%Y-%m-%d %H:%M %Z}"
+                logs.append(TransitionLog(
+                    content_type=content_type, object_id=incident.pk, object_number=incident.number,
+                    transition="escalate", from_state=incident.state, to_state=incident.state, user=None,
+                    comment=f"level {level} ({notify.ESCALATION_TIERS[level]}): {reason}", timestamp=now,
+                ))
+                messages.append(notify.escalation_message(incident, level=level, reason=reason))
+            if logs:
+                TransitionLog.objects.bulk_create(logs)
+            written = notify_many(messages)
+            _tick_team_notified({incident.pk: incident for incident in incidents}, written)
+        return len(claimed)
+
+
+def _warn_batch(clock: str, candidates, now: datetime) -> int:
+    names = sla.clock_fields(clock)
+    with transaction.atomic(savepoint=False):  # one batch, one transaction (no savepoint of its own)
+        claimed = _claim(
+            candidates, f"{names.warned_at} = %s, updated_at = %s", [now, now],
+            f"{names.warned_at} IS NULL AND {names.breached} = {_false()}",
+        )
+        if not claimed:
+            return 0
+        incidents = _load([pk for pk, _state in claimed])
+        label = SLAClockName(clock).label
+        with notify.prefetched({incident.team for incident in incidents}):
+            messages = []
+            for incident in incidents:
+                due = getattr(incident, names.due)
+                messages.append(notify.warning_message(
+                    incident, headline=f"{label} SLA at risk (due {due:%H:%M %Z})",
+                    key=f"{clock}-warning:{due.isoformat()}",
+                ))
+            notify_many(messages)
+        return len(claimed)
+
+
+def _batches(act, clock: str, queryset, order: str, now: datetime) -> int:
+    done = 0
+    for _ in range(MAX_BATCHES):
+        found = act(clock, queryset.order_by(order).values("pk")[:BATCH], now)
+        done += found
+        if found < BATCH:
+            break
+    return done
+
+
+def breach_all(clock: str, queryset, now: datetime) -> int:
+    """Flag, escalate and announce every breach ``queryset`` finds; how many were flagged."""
+    return _batches(_breach_batch, clock, queryset, sla.clock_fields(clock).due, now)
+
+
+def warn_all(clock: str, queryset, now: datetime) -> int:
+    """Send every warning ``queryset`` finds, once; how many incidents were warned."""
+    return _batches(_warn_batch, clock, queryset, sla.clock_fields(clock).warning_due, now)
