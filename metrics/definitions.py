@@ -42,6 +42,7 @@ from django.db.models import (
     Exists,
     ExpressionWrapper,
     F,
+    Min,
     OuterRef,
     Q,
     Subquery,
@@ -484,18 +485,18 @@ def _deployments(window: Window, filters: Filters, keys: set[str]) -> dict:
 
 def _lead_time(window: Window, filters: Filters, keys: set[str]) -> dict:
     """DORA lead time (mean and median): one aggregate query (+ one for the median without percentile_cont)."""
-    first_deployed = Subquery(
-        Deployment.objects.filter(
-            release=OuterRef("release"), status=DeploymentStatus.SUCCEEDED, finished_at__isnull=False
-        )
-        .order_by("finished_at")
-        .values("finished_at")[:1]
+    # Each release's first successful deployment, once per release (a GROUP BY over the
+    # deployments), and only the releases first deployed in the window: the changes are then
+    # looked up through their release rather than the subquery running once per change.
+    first = Min("deployments__finished_at", filter=Q(deployments__status=DeploymentStatus.SUCCEEDED))
+    first_deployed = (
+        Release.objects.annotate(first_deployed_at=first).filter(window.contains("first_deployed_at"))
     )
+    first_of_release = Subquery(first_deployed.filter(pk=OuterRef("release")).values("first_deployed_at")[:1])
     rows = (
         _change_rows(filters)
-        .filter(release__isnull=False, submitted_at__isnull=False)
-        .annotate(first_deployed_at=first_deployed)
-        .filter(window.contains("first_deployed_at"))
+        .filter(release__in=Subquery(first_deployed.values("pk")), submitted_at__isnull=False)
+        .annotate(first_deployed_at=first_of_release)
     )
     lead = _duration("first_deployed_at", "submitted_at")
     aggregates = {"changes": Count("pk"), "lead": Avg(lead)}
