@@ -1,0 +1,26 @@
+"""OpsDesk's URLs plus the reference the incident list API is measured against (bench/run only)."""
+
+from django.contrib.auth.decorators import login_required
+from django.http import JsonResponse
+from django.urls import path
+
+from incidents.models import Incident
+from opsdesk.urls import handler403  # noqa: F401
+from opsdesk.urls import urlpatterns as opsdesk_urlpatterns
+
+FIELDS = [
+    "id", "number", "title", "severity", "state", "service_id", "team_id", "assignee_id", "detected_at",
+    "acknowledged_at", "resolved_at", "response_due", "resolution_due", "response_breached", "resolution_breached",
+    "escalation_level", "updated_at",
+]
+
+
+@login_required
+def bare_values(request):
+    """The same 50 rows as the list API's first page, straight from ``.values()`` (no count, no serializer)."""
+    size = min(int(request.GET.get("page_size", 50)), 200)
+    rows = list(Incident.objects.order_by("-detected_at", "-id").values(*FIELDS)[:size])
+    return JsonResponse({"results": rows})
+
+
+urlpatterns = [path("bench/values/", bare_values), *opsdesk_urlpatterns]
