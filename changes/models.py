@@ -218,9 +218,9 @@ class ChangeRequest(WorkflowModel):
         answers = self.risk_answers if isinstance(self.risk_answers, dict) else {}
         return [key for key in RISK_QUESTIONS if key not in answers]
 
-    def available_transitions_for(self, user) -> list[str]:
+    def available_transitions_for(self, user, page: dict | None = None) -> list[str]:
         """The user's transitions, without approve/reject (those go through the board services)."""
-        return [name for name in super().available_transitions_for(user) if name not in BOARD_TRANSITIONS]
+        return [name for name in super().available_transitions_for(user, page) if name not in BOARD_TRANSITIONS]
 
     # --- transitions (state only; changes/services.py locks, logs and notifies) ---
 

@@ -60,13 +60,33 @@ class WorkflowModel(ConcurrentTransitionMixin, models.Model):
         """Every transition this model knows, in declaration order."""
         return list(dict.fromkeys(t.name for t in self.get_all_state_transitions()))
 
-    def available_transitions_for(self, user: User) -> list[str]:
-        """The transitions ``user`` may take now: right state, right permission, gate met."""
+    def available_transitions_for(self, user: User, page: dict | None = None) -> list[str]:
+        """The transitions ``user`` may take now: right state, right permission, gate met.
+
+        ``page`` (one dict shared by the rows of a list response) keeps what depends only on
+        the model, the state and the user — the transitions out of this state the user's
+        permissions allow — so each further row of that state checks only its own gates.
+        """
+        if page is None:
+            return [name for name in self.transition_names() if transition_refusal(self, name, user) is None]
+        key = (type(self), self.state)
+        allowed = page.get(key)
+        if allowed is None:
+            allowed = []
+            for name in self.transition_names():
+                per_row = _row_permission(self, name)
+                if _transition_meta(self, name).has_transition(self.state) and (per_row or user_may(self, name, user)):
+                    allowed.append((name, per_row))
+            page[key] = allowed
         return [
-            name
-            for name in self.transition_names()
-            if transition_refusal(self, name, user) is None
+            name for name, per_row in allowed
+            if (not per_row or user_may(self, name, user)) and not self.transition_blockers(name)
         ]
+
+
+def _row_permission(instance: WorkflowModel, name: str) -> bool:
+    """Whether the permission of transition ``name`` depends on the row (a callable)."""
+    return any(callable(tr.permission) for tr in _transition_meta(instance, name).transitions.values())
 
 
 def _transition_meta(instance: WorkflowModel, name: str):

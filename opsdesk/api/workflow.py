@@ -35,7 +35,9 @@ class AvailableTransitionsField(serializers.Field):
 
     def to_representation(self, obj):
         request = self.context.get("request")
-        return obj.available_transitions_for(request.user if request else None)
+        # One dict per response: a list computes each state's permitted transitions once (per page).
+        page = self.context.setdefault("available_transitions_page", {})
+        return obj.available_transitions_for(request.user if request else None, page)
 
 
 def transition_actions(model, inputs: dict[str, type[serializers.Serializer]] | None = None):
