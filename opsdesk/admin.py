@@ -5,6 +5,7 @@ from django.utils import timezone
 
 from . import notifications
 from .choices import NotificationStatus
+from .confidentiality import ConfidentialAdminMixin
 from .models import Notification, Service, Team, TransitionLog
 
 admin.site.site_header = "OpsDesk administration"
@@ -43,7 +44,10 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(TransitionLog)
-class TransitionLogAdmin(ReadOnlyAdmin):
+class TransitionLogAdmin(ConfidentialAdminMixin, ReadOnlyAdmin):
+    """The transition log; entries (and comments) of confidential incidents only for who may see them."""
+
+    confidential_generic = True
     list_display = ["timestamp", "object_number", "transition", "from_state", "to_state", "user"]
     list_filter = ["content_type", "transition", "to_state"]
     search_fields = ["object_number", "comment", "user__username"]
@@ -52,7 +56,10 @@ class TransitionLogAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Notification)
-class NotificationAdmin(admin.ModelAdmin):
+class NotificationAdmin(ConfidentialAdminMixin, admin.ModelAdmin):
+    """The outbox; notifications about confidential incidents only for who may see them."""
+
+    confidential_generic = True
     list_display = ["created_at", "channel", "recipient", "subject", "status", "attempts", "sent_at"]
     list_filter = ["status", "channel", "queue"]
     search_fields = ["recipient", "subject"]
