@@ -5,6 +5,7 @@ from __future__ import annotations
 import django_filters
 from django.db.models import Q
 
+from opsdesk.datetimes import OffsetDateTimeFilter
 from opsdesk.models import Service, Team
 
 from .choices import ChangeState, ChangeType, ConflictKind, Risk
@@ -32,10 +33,10 @@ class ChangeRequestFilterSet(django_filters.FilterSet):
     conflict_kind = django_filters.ChoiceFilter(
         choices=ConflictKind.choices, method="filter_conflict_kind", label="Conflict kind"
     )
-    planned_after = django_filters.DateTimeFilter(
+    planned_after = OffsetDateTimeFilter(
         field_name="planned_end", lookup_expr="gte", label="Planned window ends after"
     )
-    planned_before = django_filters.DateTimeFilter(
+    planned_before = OffsetDateTimeFilter(
         field_name="planned_start", lookup_expr="lte", label="Planned window starts before"
     )
 

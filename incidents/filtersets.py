@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Q
 from django.utils import timezone
 
+from opsdesk.datetimes import OffsetDateTimeFilter
 from opsdesk.models import Service, Team
 
 from .choices import IncidentState, Severity
@@ -26,8 +27,8 @@ class IncidentFilterSet(django_filters.FilterSet):
         queryset=get_user_model().objects.filter(is_active=True).order_by("username")
     )
     breached = django_filters.BooleanFilter(method="filter_breached", label="SLA breached")
-    detected_after = django_filters.IsoDateTimeFilter(field_name="detected_at", lookup_expr="gte")
-    detected_before = django_filters.IsoDateTimeFilter(field_name="detected_at", lookup_expr="lt")
+    detected_after = OffsetDateTimeFilter(field_name="detected_at", lookup_expr="gte")
+    detected_before = OffsetDateTimeFilter(field_name="detected_at", lookup_expr="lt")
     major = django_filters.BooleanFilter(field_name="major", label="Major incident")
     follow_up_overdue = django_filters.BooleanFilter(method="filter_follow_up_overdue", label="Follow-up overdue")
 

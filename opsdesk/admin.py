@@ -6,7 +6,7 @@ from django.utils import timezone
 from . import notifications
 from .choices import NotificationStatus
 from .confidentiality import ConfidentialAdminMixin
-from .models import Notification, Service, Team, TransitionLog
+from .models import AuditEvent, Notification, Service, Team, TransitionLog
 
 admin.site.site_header = "OpsDesk administration"
 admin.site.site_title = "OpsDesk"
@@ -79,3 +79,20 @@ class NotificationAdmin(ConfidentialAdminMixin, admin.ModelAdmin):
         for pk, queue in rows.values_list("pk", "queue"):
             notifications.enqueue_delivery(pk, queue)
         messages.success(request, f"{count} notification(s) queued for delivery.")
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    """The audit log (§6): read-only, and only for superusers."""
+
+    list_display = ["time", "kind", "username", "ip_address", "method", "path", "object_repr"]
+    list_filter = ["kind"]
+    search_fields = ["username", "path", "object_repr", "detail", "ip_address"]
+    date_hierarchy = "time"
+    list_select_related = ["user"]
+
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_superuser

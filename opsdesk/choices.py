@@ -39,3 +39,18 @@ class NotificationQueue(models.TextChoices):
 
     HIGH = "high", "High priority"
     DEFAULT = "default", "Default"
+
+
+class AuditKind(models.TextChoices):
+    """What an ``AuditEvent`` records (§6)."""
+
+    LOGIN = "login", "Login"
+    LOGIN_FAILED = "login_failed", "Failed login"
+    LOGOUT = "logout", "Logout"
+    LOCKOUT = "lockout", "Lockout"
+    PERMISSION_DENIED = "permission_denied", "Permission denied"
+    TOKEN_ISSUED = "token_issued", "Token issued"
+    TOKEN_REVOKED = "token_revoked", "Token revoked"
+    ADMIN_ADD = "admin_add", "Admin add"
+    ADMIN_CHANGE = "admin_change", "Admin change"
+    ADMIN_DELETE = "admin_delete", "Admin delete"

@@ -32,6 +32,18 @@ class SeverityField(serializers.ChoiceField):
         super().__init__(choices=Severity.choices, **kwargs)
 
 
+@extend_schema_field({"type": "string", "enum": CancelReason.values, "nullable": True,
+                      "description": "Why it was cancelled; null unless cancelled."})
+class CancelReasonOutputField(serializers.ChoiceField):
+    """``null`` for an incident that was not cancelled: ``""`` is not a value of the enum."""
+
+    def __init__(self, **kwargs):
+        super().__init__(choices=CancelReason.choices, allow_null=True, read_only=True, **kwargs)
+
+    def to_representation(self, value):
+        return value or None
+
+
 SLA_STATUSES = SLAStatus.values
 
 
@@ -114,6 +126,7 @@ class IncidentSerializer(serializers.ModelSerializer):
     """An incident with its SLA state and the transitions the requesting user may take."""
 
     severity = SeverityField()
+    cancel_reason = CancelReasonOutputField()
     available_transitions = AvailableTransitionsField()
     sla = serializers.SerializerMethodField()
 
