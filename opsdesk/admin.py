@@ -3,7 +3,7 @@
 from django.contrib import admin, messages
 from django.utils import timezone
 
-from . import notifications
+from . import notifications, services
 from .choices import NotificationStatus
 from .confidentiality import ConfidentialAdminMixin
 from .models import AuditEvent, Notification, Service, Team, TransitionLog
@@ -13,18 +13,35 @@ admin.site.site_title = "OpsDesk"
 admin.site.index_title = "Operations desk"
 
 
+class ArchiveAdmin(admin.ModelAdmin):
+    """Teams and services are archived, never deleted (§6): untick *Active*, or the action."""
+
+    actions = ["archive"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Archive (keeps their history; they leave every choice list)", permissions=["change"])
+    def archive(self, request, queryset):
+        archive = services.team_archive if self.model is Team else services.service_archive
+        for obj in queryset:
+            archive(**{self.model._meta.model_name: obj, "by": request.user})  # needs the delete permission
+        messages.success(request, f"{queryset.count()} archived.")
+
+
 @admin.register(Team)
-class TeamAdmin(admin.ModelAdmin):
-    list_display = ["name", "lead", "email"]
+class TeamAdmin(ArchiveAdmin):
+    list_display = ["name", "lead", "email", "active"]
+    list_filter = ["active"]
     search_fields = ["name", "email"]
     filter_horizontal = ["members"]
     autocomplete_fields = ["lead"]
 
 
 @admin.register(Service)
-class ServiceAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "owner_team", "criticality"]
-    list_filter = ["criticality", "owner_team"]
+class ServiceAdmin(ArchiveAdmin):
+    list_display = ["name", "slug", "owner_team", "criticality", "active"]
+    list_filter = ["active", "criticality", "owner_team"]
     search_fields = ["name", "slug", "description"]
     prepopulated_fields = {"slug": ["name"]}
     list_select_related = ["owner_team"]

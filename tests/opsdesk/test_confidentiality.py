@@ -109,3 +109,23 @@ def test_team_members_and_reporter_see_it_others_do_not(confidential_incident):
     assert not confidentiality.hidden_incidents(member).exists()
     assert confidentiality.visible_incidents(outsider).filter(pk=confidential_incident.pk).count() == 0
     assert Incident.objects.filter(pk=confidential_incident.pk).count() == 1
+
+
+def test_the_deployment_admin_does_not_name_a_confidential_incident(confidential_incident, nosy_staff,
+                                                                    incident_manager):
+    from releases.models import Deployment
+    from tests.factories import ReleaseFactory
+
+    deployment = Deployment.objects.create(release=ReleaseFactory(), environment="production", status="failed",
+                                           incident=confidential_incident)
+    client = Client()
+    client.force_login(nosy_staff)
+    for url in (reverse("admin:releases_deployment_changelist"),
+                reverse("admin:releases_deployment_change", args=[deployment.pk])):
+        page = client.get(url).content.decode()
+        assert confidential_incident.number not in page, url
+        assert "a confidential incident" in page
+    incident_manager.is_staff = True
+    incident_manager.save()
+    client.force_login(incident_manager)
+    assert confidential_incident.number in client.get(reverse("admin:releases_deployment_changelist")).content.decode()

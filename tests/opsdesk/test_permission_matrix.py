@@ -253,7 +253,8 @@ def test_api_endpoints(world):
         path = re.sub(r"\(\?P<pk>[^)]*\)", str(obj.pk if obj else 1), path)
         path = re.sub(r"\(\?P<severity>[^)]*\)", "medium", path)
         path = re.sub(r"\(\?P<key>[^)]*\)", "auto_assign", path)
-        url = "/" + path + ("?from=2026-01-01&to=2026-02-01&metric=incidents.count" if name in API_SPECIAL else "")
+        query = "?from=2026-01-01&to=2026-02-01&metric=incidents.count&interval=day" if name in API_SPECIAL else ""
+        url = "/" + path + query
         for method, perm in methods.items():
             if method == "put":
                 continue  # the same permission as PATCH
