@@ -17,6 +17,7 @@ class OpsdeskConfig(AppConfig):
         from . import audit  # connects the audit log's receivers
 
         audit.connect_lockouts()
+        audit.connect_admin()
         audit.connect_api_tokens()
 
         # Every model serializer's datetime needs an offset and stays in range (§7): 400, never 500.

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 
-from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
 from django.contrib.auth import signals as auth_signals
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
@@ -21,7 +20,6 @@ from .models import AuditEvent
 
 logger = logging.getLogger("opsdesk.audit")
 
-ADMIN_KINDS = {ADDITION: AuditKind.ADMIN_ADD, CHANGE: AuditKind.ADMIN_CHANGE, DELETION: AuditKind.ADMIN_DELETE}
 
 
 def client_address(request) -> str | None:
@@ -91,6 +89,10 @@ def _locked_out(sender, request, username=None, ip_address=None, **kwargs):
 
 
 def connect_lockouts() -> None:
+    from django.apps import apps
+
+    if not apps.is_installed("axes"):
+        return
     from axes.signals import user_locked_out
 
     user_locked_out.connect(_locked_out, dispatch_uid="audit-lockout")
@@ -99,11 +101,23 @@ def connect_lockouts() -> None:
 # --- the admin ---------------------------------------------------------------------------------
 
 
-@receiver(post_save, sender=LogEntry, dispatch_uid="audit-admin")
-def _admin_action(sender, instance: LogEntry, created: bool, **kwargs):
+def connect_admin() -> None:
+    """The admin's own ``LogEntry`` rows (one per add, change, delete) become audit events."""
+    from django.apps import apps
+
+    if apps.is_installed("django.contrib.admin"):
+        from django.contrib.admin.models import LogEntry
+
+        post_save.connect(_admin_action, sender=LogEntry, dispatch_uid="audit-admin")
+
+
+def _admin_action(sender, instance, created: bool, **kwargs):
+    from django.contrib.admin.models import ADDITION, CHANGE, DELETION
+
     if not created:
         return
-    record(ADMIN_KINDS.get(instance.action_flag, AuditKind.ADMIN_CHANGE), user=instance.user,
+    kinds = {ADDITION: AuditKind.ADMIN_ADD, CHANGE: AuditKind.ADMIN_CHANGE, DELETION: AuditKind.ADMIN_DELETE}
+    record(kinds.get(instance.action_flag, AuditKind.ADMIN_CHANGE), user=instance.user,
            object_repr=f"{instance.content_type.model if instance.content_type_id else ''}: "
                        f"{instance.object_repr}"[:200],
            detail=instance.get_change_message())

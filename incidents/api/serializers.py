@@ -32,8 +32,6 @@ class SeverityField(serializers.ChoiceField):
         super().__init__(choices=Severity.choices, **kwargs)
 
 
-@extend_schema_field({"type": "string", "enum": CancelReason.values, "nullable": True,
-                      "description": "Why it was cancelled; null unless cancelled."})
 class CancelReasonOutputField(serializers.ChoiceField):
     """``null`` for an incident that was not cancelled: ``""`` is not a value of the enum."""
 

@@ -284,7 +284,6 @@ SPECTACULAR_SETTINGS = {
         "IncidentStateEnum": "incidents.choices.IncidentState",
         "IncidentStepStateEnum": "incidents.choices.StepState",
         "ActionItemStateEnum": "incidents.choices.ActionItemState",
-        "CancelReasonEnum": "incidents.choices.CancelReason",
     },
 }
 
