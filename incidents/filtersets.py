@@ -9,14 +9,15 @@ from django.utils import timezone
 
 from opsdesk.datetimes import OffsetDateTimeFilter
 from opsdesk.models import Service, Team
+from opsdesk.search import Related, text_search
 
 from .choices import IncidentState, Severity
-from .models import Incident
+from .models import Incident, IncidentNote
 
 
 class IncidentFilterSet(django_filters.FilterSet):
     """Filters of §7: state (several), severity, service, team, assignee, breached,
-    detected_after / detected_before (ISO 8601), and ``q`` (number, title, description)."""
+    detected_after / detected_before (ISO 8601), and ``q`` (every word in the number, title, description or notes)."""
 
     q = django_filters.CharFilter(method="search", label="Search")
     state = django_filters.MultipleChoiceFilter(choices=IncidentState.choices)
@@ -45,12 +46,9 @@ class IncidentFilterSet(django_filters.FilterSet):
         return queryset.filter(overdue) if value else queryset.exclude(overdue)
 
     def search(self, queryset, name, value):
-        value = value.strip()
-        if not value:
-            return queryset
-        return queryset.filter(
-            Q(number__icontains=value) | Q(title__icontains=value) | Q(description__icontains=value)
-        )
+        """Every word in the number, title, description or a work note (``opsdesk.search``)."""
+        return text_search(queryset, value, fields=Incident.SEARCH_FIELDS, number_prefix=Incident.NUMBER_PREFIX,
+                           related=(Related(IncidentNote.objects.all(), "incident_id", ("body",)),))
 
     def filter_breached(self, queryset, name, value):
         breached = Q(response_breached=True) | Q(resolution_breached=True)

@@ -18,6 +18,7 @@ urlpatterns = [
     path("releases/", include("releases.urls")),
     path("metrics/", include("metrics.urls")),
     path("automation/", include("automation.urls")),
+    path("desk/", include("desk.urls")),
     path("api/v1/", include("opsdesk.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves its start-up script as a file: no inline script (Content-Security-Policy).

@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "metrics",
     "alerts",
     "automation",
+    "desk",
 ]
 
 MIDDLEWARE = [
@@ -119,6 +120,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "opsdesk.context_processors.navigation",
                 "incidents.context_processors.major_incidents",
+                "changes.context_processors.awaiting_approval",
             ],
         },
     },
@@ -305,3 +307,15 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {"django.request": {"filters": ["skip_forbidden"]}},
 }
+
+# Attachments on incidents and changes: stored through the default storage (``STORAGES``,
+# files under MEDIA_ROOT unless production configures S3), served only through the
+# permission-checked download view, never from MEDIA_URL.
+MEDIA_ROOT = env.path("OPSDESK_MEDIA_ROOT", default=VAR_DIR / "media")
+MEDIA_URL = "/media-not-served/"
+OPSDESK_ATTACHMENT_MAX_BYTES = env.int("OPSDESK_ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024)
+OPSDESK_ATTACHMENT_TYPES = env.list("OPSDESK_ATTACHMENT_TYPES", default=[
+    "image/png", "image/jpeg", "image/gif", "image/webp",
+    "text/plain", "text/csv", "application/json", "application/pdf",
+    "application/zip", "application/gzip", "application/x-gzip", "application/x-tar",
+])
