@@ -134,7 +134,7 @@ def attachment_add(*, record, upload, by) -> Attachment:
     attachment.file.save(filename, upload, save=False)
     try:  # a failed write must not leave the stored file behind
         attachment.save()
-        _log(record, name="attach", by=by, comment=f"{filename} ({filesizeformat(upload.size)})")
+        _log(record, name="attachment_added", by=by, comment=f"{filename} ({filesizeformat(upload.size)})")
     except Exception:
         attachment.file.delete(save=False)
         raise
@@ -149,5 +149,5 @@ def attachment_delete(*, attachment: Attachment, record, by) -> None:
     name = attachment.file.name
     storage = attachment.file.storage
     attachment.delete()
-    _log(record, name="remove_attachment", by=by, comment=attachment.filename)
+    _log(record, name="attachment_removed", by=by, comment=attachment.filename)
     transaction.on_commit(lambda: storage.delete(name))

@@ -49,7 +49,7 @@ def test_desk_attaches_a_log_to_an_incident_and_downloads_it(client, desk, incid
     assert download["X-Content-Type-Options"] == "nosniff"
     assert download["Content-Type"] == "text/plain"
     # the timeline says so
-    log = TransitionLog.objects.get(object_id=incident.pk, transition="attach")
+    log = TransitionLog.objects.get(object_id=incident.pk, transition="attachment_added")
     assert log.user == desk and "app.log" in log.comment
 
 
@@ -129,7 +129,7 @@ def test_removal_by_the_uploader_or_a_manager_only(client, desk, incident):
     client.force_login(UserFactory(roles=[Role.INCIDENT_MANAGERS]))
     assert client.post(reverse("desk:attachment-delete", args=[second.pk])).status_code == 302
     assert not Attachment.objects.exists()
-    assert TransitionLog.objects.filter(object_id=incident.pk, transition="remove_attachment").count() == 2
+    assert TransitionLog.objects.filter(object_id=incident.pk, transition="attachment_removed").count() == 2
 
 
 @pytest.mark.django_db(transaction=True)
