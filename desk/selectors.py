@@ -10,7 +10,7 @@ from django.db.models import QuerySet
 from opsdesk.search import format_record_number, parse_record_number, words
 
 from .models import Attachment, SavedFilter
-from .records import BY_PREFIX, LISTS, RecordType, attachable_type
+from .records import ATTACHABLE, BY_PREFIX, LISTS, RecordType, attachable_type, visible_record
 
 RESULTS_PER_TYPE = 10
 
@@ -59,6 +59,17 @@ def saved_filters_of(user, list_key: str | None = None) -> QuerySet[SavedFilter]
         return SavedFilter.objects.none()
     filters = SavedFilter.objects.filter(user=user)
     return filters.filter(list=list_key) if list_key else filters
+
+
+def visible_attachment(user, pk: int) -> tuple[Attachment, str, object] | None:
+    """The attachment, its record's kind and the record, if ``user`` may see the record; else None."""
+    attachment = Attachment.objects.select_related("content_type").filter(pk=pk).first()
+    if attachment is None:
+        return None
+    model = attachment.content_type.model
+    kind = next((k for k, t in ATTACHABLE.items() if t.model._meta.model_name == model), None)
+    record = visible_record(user, kind, attachment.object_id) if kind else None
+    return (attachment, kind, record) if record is not None else None
 
 
 def attachments_of(record) -> QuerySet[Attachment]:

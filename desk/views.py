@@ -18,14 +18,13 @@ from opsdesk.exceptions import DomainValidationError
 
 from . import selectors, services
 from .exports import export_response
-from .models import Attachment
 from .records import ATTACHABLE, LISTS, visible_record
 
 
 @login_required
 def search(request):
     """The navigation's search box: an exact number jumps to the record; words list matches."""
-    value = request.GET.get("q", "").strip()
+    value = request.GET.get("q", "").strip()[:200]  # a search box, not a document
     found = selectors.record_by_number(request.user, value) if value else None
     if found is not None:
         record_type, record = found
@@ -119,13 +118,11 @@ def attachment_upload(request, kind: str, pk: int):
 
 
 def _attachment_or_404(request, pk: int):
-    """The attachment and its record, if the user may see the record; 404 otherwise."""
-    attachment = get_object_or_404(Attachment.objects.select_related("content_type"), pk=pk)
-    kind = next((k for k, t in ATTACHABLE.items() if t.model._meta.model_name == attachment.content_type.model), None)
-    record = visible_record(request.user, kind, attachment.object_id) if kind else None
-    if record is None:
+    """The attachment, its kind and record, if the user may see the record; 404 otherwise."""
+    found = selectors.visible_attachment(request.user, pk)
+    if found is None:
         raise Http404("No such attachment.")
-    return attachment, kind, record
+    return found
 
 
 @login_required

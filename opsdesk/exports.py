@@ -22,7 +22,7 @@ class _Echo:
         return value
 
 
-def cell(value) -> str:
+def cell(value, tz=None) -> str:
     """One value as CSV text: times in ISO 8601 in the site's zone, booleans as true/false,
     None empty, and text that a spreadsheet would run as a formula quoted with a leading ``'``."""
     if value is None:
@@ -30,7 +30,7 @@ def cell(value) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, datetime):
-        return timezone.localtime(value).isoformat(timespec="seconds")
+        return value.astimezone(tz or timezone.get_current_timezone()).isoformat(timespec="seconds")
     text = str(value)
     if text.startswith(FORMULA_STARTS):
         return "'" + text
@@ -39,9 +39,10 @@ def cell(value) -> str:
 
 def csv_rows(header: list[str], rows: Iterable[Iterable]) -> Iterator[str]:
     writer = csv.writer(_Echo())
+    tz = timezone.get_current_timezone()  # once: a lookup per cell costs more than the cell
     yield writer.writerow(header)
     for row in rows:
-        yield writer.writerow([cell(value) for value in row])
+        yield writer.writerow([cell(value, tz) for value in row])
 
 
 def csv_response(filename: str, header: list[str], rows: Iterable[Iterable]) -> StreamingHttpResponse:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.exceptions import NotFound
@@ -77,10 +78,10 @@ class AttachmentView(APIView):
     permission_classes = [IsAuthenticated]
 
     def _find(self, request, pk: int):
-        try:
-            return views._attachment_or_404(request, pk)
-        except views.Http404 as exc:
-            raise NotFound("No such attachment.") from exc
+        found = selectors.visible_attachment(request.user, pk)
+        if found is None:
+            raise NotFound("No such attachment.")
+        return found
 
     @extend_schema(responses=AttachmentSerializer)
     def get(self, request, pk: int):
@@ -103,7 +104,7 @@ class AttachmentDownloadView(APIView):
     def get(self, request, pk: int):
         try:
             return views.serve_attachment(request, pk)
-        except views.Http404 as exc:
+        except Http404 as exc:
             raise NotFound("No such attachment.") from exc
 
 
