@@ -65,3 +65,12 @@ def test_the_badge_costs_one_query_for_an_approver_and_none_for_others(client, s
     lead_queries, desk_queries = queries(lead), queries(desk)
     assert len(lead_queries) == len(desk_queries) + 1
     assert sum("changes_changerequest" in sql and "COUNT(" in sql for sql in lead_queries) >= 1
+
+
+def test_the_api_filters_changes_awaiting_my_approval(api_client, submitted_change):
+    waiting = submitted_change()
+    lead = UserFactory(roles=[Role.TECH_LEADS])
+    rows = api_client(lead).get("/api/v1/changes/", {"awaiting_my_approval": "true"}).json()["results"]
+    assert [row["number"] for row in rows] == [waiting.number]
+    assert api_client(UserFactory(roles=[Role.CHANGE_MANAGERS])).get(
+        "/api/v1/changes/", {"awaiting_my_approval": "true"}).json()["results"] == []

@@ -200,3 +200,16 @@ def test_admin_is_for_superusers_only(client, desk, incident):
     client.force_login(UserFactory(is_staff=True, is_superuser=True))
     page = client.get(reverse("admin:desk_attachment_changelist"))
     assert page.status_code == 200 and "app.log" in page.content.decode()
+
+
+def test_api_attachments_of_a_change(api_client, db):
+    manager = UserFactory(roles=[Role.CHANGE_MANAGERS])
+    change = ChangeRequestFactory()
+    api = api_client(manager)
+    created = api.post(f"/api/v1/changes/{change.pk}/attachments/",
+                       {"file": upload("plan.pdf", b"%PDF-1.4\n", "application/pdf")}, format="multipart")
+    assert created.status_code == 201 and created.json()["mime_type"] == "application/pdf"
+    assert [row["filename"] for row in api.get(f"/api/v1/changes/{change.pk}/attachments/").json()] == ["plan.pdf"]
+    desk = api_client(UserFactory(roles=[Role.SERVICE_DESK]))
+    assert desk.get(f"/api/v1/changes/{change.pk}/attachments/").status_code == 200  # may see the change
+    assert desk.delete(f"/api/v1/attachments/{created.json()['id']}/").status_code == 403
