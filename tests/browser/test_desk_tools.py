@@ -66,6 +66,19 @@ def test_desk_finds_an_incident_by_two_words_of_its_title(page, live_server, log
     assert page.locator(f"#incident-{wanted.pk}").is_visible()
     assert page.get_by_role("link", name="Export CSV").get_attribute("href").endswith("?q=payments+timeouts")
 
+    # Saved under a name, it is offered on the queue and applies with a click.
+    page.get_by_placeholder("Save this filter as…").fill("Payment timeouts")
+    page.get_by_role("button", name="Save", exact=True).click()
+    page.wait_for_load_state()
+    assert "Filter “Payment timeouts” saved." in page.locator(".alert-success").inner_text()
+    assert_no_sideways_scroll(page)
+    screenshot(page, f"queue-list-tools-{width}")
+    page.goto(f"{live_server.url}/incidents/")
+    page.get_by_role("button", name="Saved filters (1)").click()
+    page.get_by_role("link", name="Payment timeouts").click()
+    page.wait_for_url(lambda url: "q=payments+timeouts" in url)
+    assert page.locator(f"#incident-{wanted.pk}").is_visible()
+
 
 def test_an_approver_jumps_to_a_change_from_the_search_box(page, live_server, login, screenshot, width):
     lead = UserFactory(username="techlead", roles=[Role.TECH_LEADS])
