@@ -91,11 +91,13 @@ class NotificationAdmin(ConfidentialAdminMixin, admin.ModelAdmin):
 
     @admin.action(description="Retry delivery now")
     def retry_now(self, request, queryset):
-        rows = queryset.exclude(status=NotificationStatus.SENT)
+        rows = queryset.exclude(status__in=[NotificationStatus.SENT, NotificationStatus.SENDING])
         count = rows.update(next_attempt_at=timezone.now(), attempts=0)
-        for pk, queue in rows.values_list("pk", "queue"):
-            notifications.enqueue_delivery(pk, queue)
-        messages.success(request, f"{count} notification(s) queued for delivery.")
+        queued = notifications.publish(rows.values_list("pk", "queue"))
+        if queued < count:
+            messages.warning(request, f"{count - queued} notification(s) stay pending: the broker is unreachable "
+                                      "(the retry sweep delivers them when it is back).")
+        messages.success(request, f"{queued} notification(s) queued for delivery.")
 
 
 @admin.register(AuditEvent)

@@ -30,6 +30,9 @@ class NotificationChannel(models.TextChoices):
 
 class NotificationStatus(models.TextChoices):
     PENDING = "pending", "Pending"
+    # Committed before the message is handed to the channel: a row left here by a
+    # killed worker is retried, with the same message id, once its lease has passed.
+    SENDING = "sending", "Sending"
     SENT = "sent", "Sent"
     FAILED = "failed", "Failed"
 

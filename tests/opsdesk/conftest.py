@@ -13,6 +13,7 @@ from opsdesk.celery import app as celery_app
 _CONF_KEYS = [
     "broker_url", "broker_read_url", "broker_write_url", "broker_transport_options",
     "task_always_eager", "task_eager_propagates", "worker_hijack_root_logger",
+    "broker_connection_retry", "broker_connection_retry_on_startup", "broker_connection_max_retries",
 ]
 
 

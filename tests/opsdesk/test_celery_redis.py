@@ -85,7 +85,7 @@ def test_a_broker_outage_delays_a_notification_but_loses_nothing(celery_broker, 
         # A redelivered task finds the row sent and sends nothing.
         deliver_notification.apply_async(args=[row.pk], queue="default")
         assert wait_for(lambda: len(finished_tasks) == 2)
-    assert finished_tasks == [("opsdesk.deliver_notification", "sent"),
+    assert finished_tasks == [("opsdesk.deliver_notifications", {"sent": 1}),
                               ("opsdesk.deliver_notification", "already-sent")]
     assert len(mail.outbox) == 1
     assert mail.outbox[0].to == ["ops@example.test"]
