@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-import queue
+import queue as stdlib_queue
 import threading
 import urllib.request
 from collections import defaultdict
@@ -178,7 +178,7 @@ class _Publisher:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._queue: queue.SimpleQueue[list[tuple[int, str]]] = queue.SimpleQueue()
+        self._queue: stdlib_queue.SimpleQueue[list[tuple[int, str]]] = stdlib_queue.SimpleQueue()
         self._pid: int | None = None
 
     def submit(self, rows: list[tuple[int, str]]) -> None:
@@ -188,7 +188,7 @@ class _Publisher:
     def _ensure_thread(self) -> None:
         with self._lock:
             if self._pid != os.getpid():  # first use, or a forked child: the parent's thread is not here
-                self._queue = queue.SimpleQueue()
+                self._queue = stdlib_queue.SimpleQueue()
                 threading.Thread(target=self._run, name="opsdesk-outbox-publisher", daemon=True).start()
                 self._pid = os.getpid()
 
@@ -198,7 +198,7 @@ class _Publisher:
             while True:
                 try:
                     rows += self._queue.get_nowait()
-                except queue.Empty:
+                except stdlib_queue.Empty:
                     break
             try:
                 publish(rows)

@@ -186,6 +186,9 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="opsdesk@localhost")
 OPSDESK_BASE_URL = env("OPSDESK_BASE_URL", default="http://127.0.0.1:8000")
 
 # Celery: the filesystem broker needs no server; CELERY_BROKER_URL=redis://… for production.
+# Socket timeouts bound every broker call: a hung broker (accepting, never answering)
+# fails a publish in seconds instead of blocking the publishing thread for good.
+REDIS_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "socket_connect_timeout": 2, "socket_timeout": 10}
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")
 if CELERY_BROKER_URL == "filesystem://":
     _broker_dir = VAR_DIR / "celery" / "broker"
@@ -198,10 +201,11 @@ if CELERY_BROKER_URL == "filesystem://":
         "store_processed": False,
     }
 else:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    CELERY_BROKER_TRANSPORT_OPTIONS = REDIS_BROKER_TRANSPORT_OPTIONS
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Publishing must fail fast when the broker is down: the outbox keeps the row
-# and the retry sweep delivers it later.
+# and the retry sweep delivers it later. Workers override the retry settings
+# (opsdesk/celery.py): they wait for the broker for ever.
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_CONNECTION_MAX_RETRIES = 0
 CELERY_TASK_PUBLISH_RETRY = False

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 
 import pytest
+from django.conf import settings
 from kombu import pools
 
 from opsdesk.celery import app as celery_app
@@ -37,7 +38,7 @@ def celery_broker() -> Callable[[str], None]:
         celery_app.conf.broker_url = url
         celery_app.conf.broker_read_url = url
         celery_app.conf.broker_write_url = url
-        celery_app.conf.broker_transport_options = {"visibility_timeout": 3600}
+        celery_app.conf.broker_transport_options = dict(settings.REDIS_BROKER_TRANSPORT_OPTIONS)
         celery_app.conf.task_always_eager = False
         celery_app.conf.worker_hijack_root_logger = False
         _drop_connections()
