@@ -231,3 +231,11 @@ def test_the_summary_makes_a_constant_number_of_queries(api_client, api_reader, 
     with django_assert_num_queries(expected):
         assert client.get(SUMMARY, params).status_code == 200
     assert small == expected
+
+
+@pytest.mark.parametrize("path", [SUMMARY, SERIES])
+def test_options_asking_for_csv_describes_the_view_in_json(reader_client, path):
+    response = reader_client.options(path, {"format": "csv"})
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["name"]
