@@ -133,3 +133,16 @@ def test_logging_a_critical_incident_for_a_team_of_21_does_not_wait_on_a_dead_br
     emails = rows.filter(channel="email")
     assert sorted(m.extra_headers["Message-ID"] for m in mail.outbox) == sorted(map(notifications.message_id, emails))
     assert set(rows.values_list("attempts", flat=True)) == {1}
+
+
+def test_workers_and_beat_wait_for_the_broker_for_ever_while_web_processes_give_up_at_once():
+    from celery import Celery
+    from celery.signals import beat_init, worker_init
+
+    assert celery_app.conf.broker_connection_max_retries == 0  # a web process never waits on the broker
+    for signal in (worker_init, beat_init):
+        other = Celery("elsewhere")
+        other.conf.broker_connection_max_retries = 0
+        signal.send(sender=type("Starting", (), {"app": other})())
+        assert other.conf.broker_connection_max_retries is None
+        assert other.conf.broker_connection_retry and other.conf.broker_connection_retry_on_startup
