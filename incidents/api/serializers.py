@@ -274,7 +274,7 @@ class EscalateInput(serializers.Serializer):
 class IncidentNoteSerializer(serializers.ModelSerializer):
     """A work note on the incident's timeline."""
 
-    author = serializers.StringRelatedField()
+    author = serializers.StringRelatedField(allow_null=True)  # null: a note the system wrote
 
     class Meta:
         model = IncidentNote
@@ -360,7 +360,7 @@ class ActionItemSerializer(serializers.ModelSerializer):
     """An action item of the post-incident review."""
 
     state = serializers.ChoiceField(choices=ActionItemState.choices, read_only=True)
-    change_number = serializers.CharField(source="change.number", read_only=True, default=None)
+    change_number = serializers.CharField(source="change.number", read_only=True, default=None, allow_null=True)
     overdue = serializers.SerializerMethodField()
 
     class Meta:
