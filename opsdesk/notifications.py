@@ -16,6 +16,7 @@ import logging
 import os
 import queue as stdlib_queue
 import threading
+import time
 import urllib.request
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -178,7 +179,7 @@ class _Publisher:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._queue: stdlib_queue.SimpleQueue[list[tuple[int, str]]] = stdlib_queue.SimpleQueue()
+        self._queue: stdlib_queue.Queue[list[tuple[int, str]]] = stdlib_queue.Queue()
         self._pid: int | None = None
 
     def submit(self, rows: list[tuple[int, str]]) -> None:
@@ -188,22 +189,33 @@ class _Publisher:
     def _ensure_thread(self) -> None:
         with self._lock:
             if self._pid != os.getpid():  # first use, or a forked child: the parent's thread is not here
-                self._queue = stdlib_queue.SimpleQueue()
+                self._queue = stdlib_queue.Queue()
                 threading.Thread(target=self._run, name="opsdesk-outbox-publisher", daemon=True).start()
                 self._pid = os.getpid()
 
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until everything handed over has been published (or given up); False on timeout."""
+        deadline = time.monotonic() + timeout
+        while self._queue.unfinished_tasks and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return not self._queue.unfinished_tasks
+
     def _run(self) -> None:
         while True:
-            rows = self._queue.get()
+            batches = [self._queue.get()]
             while True:
                 try:
-                    rows += self._queue.get_nowait()
+                    batches.append(self._queue.get_nowait())
                 except stdlib_queue.Empty:
                     break
+            rows = [row for batch in batches for row in batch]
             try:
                 publish(rows)
             except Exception:  # the thread must outlive any surprise; the sweep has the rows
                 log.exception("Publishing %s notification(s) failed", len(rows))
+            finally:
+                for _ in batches:
+                    self._queue.task_done()
 
 
 _publisher = _Publisher()

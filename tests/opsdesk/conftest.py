@@ -9,6 +9,7 @@ import pytest
 from django.conf import settings
 from kombu import pools
 
+from opsdesk import notifications
 from opsdesk.celery import app as celery_app
 
 _CONF_KEYS = [
@@ -20,6 +21,8 @@ _CONF_KEYS = [
 
 def _drop_connections() -> None:
     """Forget pooled broker connections, so the next publish connects to the current broker_url."""
+    # The outbox's publisher thread must not be publishing (and re-caching a pool) meanwhile.
+    notifications._publisher.wait_idle(timeout=20)
     pools.reset()  # closes and forgets kombu's global pools (a closed pool must not be handed out again)
     celery_app._pool = None
     amqp = celery_app.__dict__.get("amqp")
