@@ -466,7 +466,9 @@ class IncidentNote(models.Model):
 
 
 from .process_models import ActionItem, IncidentStep, ProcessTemplate, StatusUpdate  # noqa: E402
+from .survey_models import SatisfactionSurvey, SurveyAnswer  # noqa: E402
 
 __all__ = [
     "SLAPolicy", "Incident", "IncidentNote", "ProcessTemplate", "IncidentStep", "ActionItem", "StatusUpdate",
+    "SatisfactionSurvey", "SurveyAnswer",
 ]

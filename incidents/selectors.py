@@ -61,7 +61,11 @@ def incident_list(*, user, filters: dict | None = None) -> QuerySet[Incident]:
 
 def incident_detail(*, user, pk: int) -> Incident:
     """One incident the user may see (raises ``Incident.DoesNotExist`` otherwise)."""
-    return incident_list(user=user).select_related("caused_by_release", "caused_by_change").get(pk=pk)
+    return (
+        incident_list(user=user)
+        .select_related("caused_by_release", "caused_by_change", "survey", "survey__answer")
+        .get(pk=pk)
+    )
 
 
 def sla_policies_by_severity() -> dict[str, SLAPolicy]:

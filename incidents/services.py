@@ -21,7 +21,7 @@ from opsdesk.exceptions import DomainValidationError, TransitionNotAllowed
 from opsdesk.services import refuse_archived
 from opsdesk.workflow import actor_id, apply_transition, log_transition
 
-from . import guards, notify, process, sla, steps
+from . import guards, notify, process, sla, steps, survey
 from .choices import OPEN_STATES, IncidentState, Severity, SLAClockName
 from .models import Incident, IncidentNote, SLAPolicy
 from .selectors import hold_periods, sees_all_incidents
@@ -304,6 +304,7 @@ def incident_transition(
         notify.notify_event(
             incident, event="resolved", headline="Resolved", key=f"resolved:{incident.resolved_at.isoformat()}"
         )
+        survey.send_survey(incident=incident, at=incident.resolved_at)
     return incident
 
 

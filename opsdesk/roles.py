@@ -23,6 +23,7 @@ _READ = [
     "incidents.view_incidentstep",
     "incidents.view_actionitem",
     "incidents.view_statusupdate",
+    "incidents.view_satisfactionsurvey",
     "changes.view_changerequest",
     "changes.view_changeapproval",
     "changes.view_changefreeze",

@@ -305,6 +305,15 @@ OPSDESK_NOTIFICATION_MAX_ATTEMPTS = env.int("OPSDESK_NOTIFICATION_MAX_ATTEMPTS",
 # Major incidents: minutes without a status update before the sweep reminds (§2.1).
 OPSDESK_STATUS_UPDATE_MINUTES = env.int("OPSDESK_STATUS_UPDATE_MINUTES", default=30)
 
+# Satisfaction survey (§5): days a survey link stays valid.
+OPSDESK_SURVEY_MAX_AGE_DAYS = env.int("OPSDESK_SURVEY_MAX_AGE_DAYS", default=14)
+
+# Insights (§5): the fewest items behind a figure in each period for a difference to count, and
+# the smallest change that is news (relative for durations, counts and scores; points for rates).
+OPSDESK_INSIGHT_MIN_SAMPLE = env.int("OPSDESK_INSIGHT_MIN_SAMPLE", default=5)
+OPSDESK_INSIGHT_MIN_CHANGE = env.float("OPSDESK_INSIGHT_MIN_CHANGE", default=0.2)
+OPSDESK_INSIGHT_MIN_RATE_POINTS = env.float("OPSDESK_INSIGHT_MIN_RATE_POINTS", default=0.1)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
