@@ -83,7 +83,7 @@ def survey_recipient(incident: Incident) -> str:
 
 def _survey_text(incident: Incident, url: str) -> tuple[str, str]:
     name = incident.number if incident.confidential else f"{incident.number}: {incident.title}"
-    subject = f"[OpsDesk] How did we do? {incident.number} is resolved"
+    subject = f"[OpsDesk] How did we do with {incident.number}? A one-minute survey"
     body = (
         f"Your incident {name} has been resolved.\n\n"
         "Please tell us how satisfied you are with how it was handled: a rating from 1 to 5 "
@@ -105,7 +105,9 @@ def send_survey(*, incident: Incident, at: datetime | None = None) -> Satisfacti
         return None
     try:
         with transaction.atomic():
-            survey = SatisfactionSurvey.objects.create(incident=incident, recipient=address, sent_at=at or timezone.now())
+            survey = SatisfactionSurvey.objects.create(
+                incident=incident, recipient=address, sent_at=at or timezone.now()
+            )
     except IntegrityError:  # a concurrent resolve wrote it first
         return None
     subject, body = _survey_text(incident, survey_url(survey))

@@ -10,7 +10,8 @@ from django.urls import reverse
 from .definitions import GROUPS, METRIC_KEYS, METRICS, compute, flatten
 from .formatting import compare, format_value
 
-GROUP_TITLES = {"incidents": "Incidents", "changes": "Changes", "releases": "Releases", "dora": "DORA"}
+GROUP_TITLES = {"incidents": "Incidents", "changes": "Changes", "releases": "Releases", "dora": "DORA",
+                "automation": "Automation"}
 
 
 def weekly_report_text(*, today: date) -> tuple[str, str]:

@@ -23,7 +23,7 @@ def resolve(incident, by):
 
 
 def survey_mail(recipient=None):
-    rows = Notification.objects.filter(subject__startswith="[OpsDesk] How did we do?")
+    rows = Notification.objects.filter(subject__startswith="[OpsDesk] How did we do with")
     return rows.filter(recipient=recipient) if recipient else rows
 
 
