@@ -18,7 +18,7 @@ each one grouped query for all services at once.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Q
@@ -39,7 +39,7 @@ _VENDOR_SQL = {
 }
 
 
-def _union_sql(service_filter: str) -> str:
+def _union_sql(service_filter: str, *, islands: bool = False) -> str:
     greatest, least, seconds = _VENDOR_SQL[connection.vendor]
     qn = connection.ops.quote_name
     opts = Incident._meta
@@ -50,6 +50,10 @@ def _union_sql(service_filter: str) -> str:
 
     service, started, resolved = column("service"), column("started_at"), column("resolved_at")
     length = seconds.format(start="island_start", end="island_end")
+    final = (
+        "SELECT service_id, island_start, island_end FROM islands ORDER BY service_id, island_start"
+        if islands else f"SELECT service_id, SUM({length}) FROM islands GROUP BY service_id"  # noqa: S608
+    )
     # Only quoted column names and fixed fragments are interpolated; every value is a parameter.
     return f"""
         WITH impact AS (
@@ -83,15 +87,11 @@ def _union_sql(service_filter: str) -> str:
             FROM numbered
             GROUP BY service_id, island
         )
-        SELECT service_id, SUM({length}) FROM islands GROUP BY service_id
+        {final}
     """  # noqa: S608
 
 
-def downtime_seconds(window: Window, *, now: datetime, service_ids: list[int] | None = None) -> dict[int, float]:
-    """Seconds of the union of impact windows within ``window``, per service id (one query).
-
-    Services without any impact are absent from the answer.
-    """
+def _union_query(window: Window, now: datetime, service_ids: list[int] | None, *, islands: bool):
     adapt = connection.ops.adapt_datetimefield_value
     params = {
         "start": adapt(window.start),
@@ -103,8 +103,6 @@ def downtime_seconds(window: Window, *, now: datetime, service_ids: list[int] | 
     }
     service_filter = ""
     if service_ids is not None:
-        if not service_ids:
-            return {}
         names = []
         for index, pk in enumerate(service_ids):
             params[f"service_{index}"] = int(pk)
@@ -112,8 +110,19 @@ def downtime_seconds(window: Window, *, now: datetime, service_ids: list[int] | 
         column = connection.ops.quote_name(Incident._meta.get_field("service").column)
         service_filter = f"AND {column} IN ({', '.join(names)})"
     with connection.cursor() as cursor:
-        cursor.execute(_union_sql(service_filter), params)
-        return {service_id: float(seconds) for service_id, seconds in cursor.fetchall() if seconds is not None}
+        cursor.execute(_union_sql(service_filter, islands=islands), params)
+        return cursor.fetchall()
+
+
+def downtime_seconds(window: Window, *, now: datetime, service_ids: list[int] | None = None) -> dict[int, float]:
+    """Seconds of the union of impact windows within ``window``, per service id (one query).
+
+    Services without any impact are absent from the answer.
+    """
+    if service_ids is not None and not service_ids:
+        return {}
+    rows = _union_query(window, now, service_ids, islands=False)
+    return {service_id: float(seconds) for service_id, seconds in rows if seconds is not None}
 
 
 def availability(window: Window, downtime: float, now: datetime) -> float | None:
@@ -203,10 +212,26 @@ def service_report(
     return [{"service": s["pk"], "name": s["name"], "slug": s["slug"], **figures[s["pk"]]} for s in listed]
 
 
-def availability_series(service: int, buckets: list[tuple[date, Window]], *, now: datetime | None = None) -> list:
-    """The availability of one service per bucket (one query per bucket): the service page's chart."""
+def _instant(value) -> datetime:
+    """A datetime from the raw cursor: aware on PostgreSQL, ``YYYY-MM-DD HH:MM:SS[.ffffff]`` text (UTC) on SQLite."""
+    if isinstance(value, datetime):
+        return value if timezone.is_aware(value) else value.replace(tzinfo=UTC)
+    return datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+
+def availability_series(
+    service: int, spans: list[tuple[date, Window]], *, now: datetime | None = None
+) -> list[float | None]:
+    """The availability of one service per bucket: the union's islands over the whole period in one
+    query (SQL, as above), each island's overlap with each bucket added up here."""
     now = now or timezone.now()
-    return [
-        availability(window, downtime_seconds(window, now=now, service_ids=[service]).get(service, 0.0), now)
-        for _, window in buckets
-    ]
+    if not spans:
+        return []
+    whole = Window(spans[0][1].start_date, spans[-1][1].end_date)
+    islands = [(_instant(s), _instant(e)) for _, s, e in _union_query(whole, now, [service], islands=True)]
+    values = []
+    for _, window in spans:
+        start, end = window.start, window.end
+        down = sum(max(0.0, (min(e, end) - max(s, start)).total_seconds()) for s, e in islands)
+        values.append(availability(window, down, now))
+    return values

@@ -7,10 +7,11 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from ..availability import service_report
-from ..definitions import METRIC_KEYS
+from ..availability import availability_series, service_report
+from ..definitions import INTERVALS, METRIC_KEYS, buckets
 from ..insights import insights
-from .views import ERRORS, PERIOD_PARAMETERS, MetricsAPIView
+from .serializers import TimeseriesQuerySerializer
+from .views import ERRORS, PERIOD_PARAMETERS, MetricsAPIView, TimeseriesSchema
 
 SCOPE_PARAMETERS = [p for p in PERIOD_PARAMETERS if p.name != "severity"]
 
@@ -104,3 +105,45 @@ class MetricsInsightsView(MetricsAPIView):
             raise serializers.ValidationError({"limit": exc.detail}) from exc
         rows = insights(data["from"], data["to"], service=data.get("service"), team=data.get("team"), limit=count)
         return self.csv_response(Response(rows), f"opsdesk-insights-{data['from']}-{data['to']}")
+
+
+class AvailabilityQuerySerializer(TimeseriesQuerySerializer):
+    """``service`` (required), ``interval``, ``from``, ``to``: the availability series of one service."""
+
+    def get_fields(self):
+        fields = super().get_fields()
+        del fields["metric"]
+        fields["service"].required = True
+        fields["service"].error_messages["required"] = "This parameter is required (a service id)."
+        return fields
+
+
+class MetricsServiceTimeseriesView(MetricsAPIView):
+    """One service's availability per day, ISO week or month over ``[from, to)``."""
+
+    query_serializer_class = AvailabilityQuerySerializer
+
+    @extend_schema(
+        operation_id="metrics_service_availability_timeseries",
+        parameters=[
+            OpenApiParameter("service", OpenApiTypes.INT, required=True),
+            OpenApiParameter("interval", OpenApiTypes.STR, required=True, enum=list(INTERVALS)),
+            *[p for p in SCOPE_PARAMETERS if p.name not in ("service", "team")],
+        ],
+        responses={(200, "application/json"): TimeseriesSchema,
+                   (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="bucket,value rows"),
+                   **ERRORS},
+        description="`availability` of the service per bucket (clipped to the period), as in /metrics/services/.",
+    )
+    def get(self, request, *args, **kwargs):
+        query = self.validated_query()
+        data = query.validated_data
+        spans = buckets(data["from"], data["to"], data["interval"])
+        values = availability_series(data["service"], spans)
+        series = [
+            {"bucket": label.isoformat(), "value": value} for (label, _), value in zip(spans, values, strict=True)
+        ]
+        return self.csv_response(
+            Response(series),
+            f"opsdesk-availability-{data['service']}-{data['interval']}-{data['from']}-{data['to']}",
+        )

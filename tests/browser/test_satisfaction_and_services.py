@@ -41,7 +41,8 @@ def test_the_caller_answers_the_survey_and_the_desk_sees_it(page, live_server, l
     page.goto(f"{live_server.url}{path}")
     assert "answered already" in page.locator("#survey-already").inner_text()
     page.goto(f"{live_server.url}/survey/not-a-token/")
-    assert "not valid" in page.locator("h1").inner_text() and "incomplete" in page.locator("#survey-problem").inner_text()
+    assert "not valid" in page.locator("h1").inner_text()
+    assert "incomplete" in page.locator("#survey-problem").inner_text()
 
     login(page, live_server, manager)
     page.goto(f"{live_server.url}/incidents/{incident.pk}/")

@@ -183,3 +183,26 @@ def test_the_query_count_does_not_grow_with_the_services(build, reader):
         build.finished_change(state="completed", actual_start=at(2), actual_end=at(2, 1), services=[service])
         build.deployment(release=build.release(services=[service]), status="failed", finished_at=at(3))
     assert queries() == few == 1 + 4  # the services, then four grouped queries
+
+
+def test_the_availability_series_per_bucket_matches_the_union_per_bucket(history, reader):
+    a, _ = history
+    series_url = "/api/v1/metrics/services/timeseries/"
+    now = datetime(2026, 12, 3, 12, tzinfo=UTC)
+    with time_machine.travel(now, tick=False):
+        body = reader.get(series_url, {"service": a.pk, "interval": "week", "from": "2026-11-01",
+                                       "to": "2026-12-01"}).json()
+        csv_body = reader.get(series_url, {"service": a.pk, "interval": "week", "from": "2026-11-01",
+                                           "to": "2026-12-01", "format": "csv"}).content.decode()
+        assert reader.get(series_url, {"interval": "week", "from": "2026-11-01", "to": "2026-12-01"}).json() == {
+            "service": ["This parameter is required (a service id)."]}
+        assert reader.get(series_url, {"service": a.pk, "interval": "hour", "from": "2026-11-01",
+                                       "to": "2026-12-01"}).status_code == 400
+    assert [row["bucket"] for row in body] == ["2026-10-26", "2026-11-02", "2026-11-09", "2026-11-16", "2026-11-23",
+                                               "2026-11-30"]
+    edges = [NOV_1, at(2), at(9), at(16), at(23), at(30), DEC_1]
+    for row, start, end in zip(body, edges[:-1], edges[1:], strict=True):
+        expected = 1 - union_in_python(a, start, end, now) / (end - start).total_seconds()
+        assert row["value"] == pytest.approx(expected), row["bucket"]
+    assert body[0]["value"] == pytest.approx(1 - 2 / 24) and body[-1]["value"] == pytest.approx(1 - 4 / 24)
+    assert csv_body.splitlines()[0] == "bucket,value" and len(csv_body.splitlines()) == 7
