@@ -16,7 +16,8 @@ class SurveyForm(forms.Form):
     """Rating 1–5 (required) and a comment; the service checks both again."""
 
     rating = forms.TypedChoiceField(
-        choices=[(r, str(r)) for r in surveys.RATINGS], coerce=int, widget=forms.RadioSelect,
+        choices=[(r, str(r)) for r in surveys.RATINGS], coerce=int,
+        widget=forms.RadioSelect(attrs={"class": "form-check-input"}),
         label="How satisfied are you with how your incident was handled? (1 = very unsatisfied, 5 = very satisfied)",
     )
     comment = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False, max_length=2000)
