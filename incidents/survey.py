@@ -100,8 +100,10 @@ def send_survey(*, incident: Incident, at: datetime | None = None) -> Satisfacti
     Called inside the resolve transaction; nothing is written when the incident has a survey already or
     nobody to send it to. Returns the new survey, else None.
     """
+    if is_muted():
+        return None
     address = survey_recipient(incident)
-    if is_muted() or not address or SatisfactionSurvey.objects.filter(incident=incident).exists():
+    if not address or SatisfactionSurvey.objects.filter(incident=incident).exists():
         return None
     try:
         with transaction.atomic():
