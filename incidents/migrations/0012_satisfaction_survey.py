@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('incidents', '0010_seed_process_template'),
+        ('incidents', '0011_word_search_index'),
     ]
 
     operations = [
