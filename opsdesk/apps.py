@@ -13,3 +13,17 @@ class OpsdeskConfig(AppConfig):
         from .roles import sync_role_permissions
 
         post_migrate.connect(sync_role_permissions, dispatch_uid="opsdesk-sync-roles")
+
+        from . import audit  # connects the audit log's receivers
+
+        audit.connect_lockouts()
+        audit.connect_admin()
+        audit.connect_api_tokens()
+
+        # Every model serializer's datetime needs an offset and stays in range (§7): 400, never 500.
+        from django.db import models
+        from rest_framework import serializers
+
+        from .datetimes import OffsetDateTimeField
+
+        serializers.ModelSerializer.serializer_field_mapping[models.DateTimeField] = OffsetDateTimeField

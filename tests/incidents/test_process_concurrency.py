@@ -97,3 +97,16 @@ def test_two_sla_sweeps_at_once_flag_escalate_and_notify_once(service, managers)
     assert Notification.objects.filter(subject__startswith="[Escalation 1]").count() == 5  # the lead, once each
     keys = list(Notification.objects.values_list("dedupe_key", flat=True))
     assert len(keys) == len(set(keys))
+
+
+def test_two_submits_of_one_survey_at_once_record_one_answer(service):
+    from incidents import survey
+    from incidents.models import SatisfactionSurvey, SurveyAnswer
+    from tests.factories import IncidentFactory
+
+    incident = IncidentFactory(service=service, caller_email="caller@example.test")
+    record = SatisfactionSurvey.objects.create(incident=incident, recipient="caller@example.test")
+    results = run_at_once(lambda: survey.survey_answer(survey=record, rating=5),
+                          lambda: survey.survey_answer(survey=record, rating=1))
+    assert sorted(type(r).__name__ for r in results) == ["SurveyAlreadyAnswered", "SurveyAnswer"]
+    assert SurveyAnswer.objects.count() == 1

@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('changes', '0006_board_workbench'),
-        ('incidents', '0010_seed_process_template'),
+        ('incidents', '0012_satisfaction_survey'),
         ('opsdesk', '0003_service_stakeholder_emails'),
         ('releases', '0003_release_created_by_rule'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
