@@ -135,7 +135,7 @@ def _detail_context(request, release: Release, **forms) -> dict:
         if refusal is None or missing:  # a gate that does not hold yet is shown, naming what it needs
             transitions.append({
                 "name": name, "label": TRANSITION_LABELS[name][0], "style": TRANSITION_LABELS[name][1],
-                "missing": missing,
+                "missing": release.blocker_labels(missing),
             })
     incidents = list(selectors.incidents_caused_by(release, user))
     visible_incident_ids = {incident.pk for incident in incidents}

@@ -198,8 +198,25 @@ def _clock_summary(name: str, clock) -> dict:
         text = "no deadline"
     else:
         text = f"{duration(remaining)} left"
-    return {"name": name, "text": text, "css": f"sla-{status}", "status": clock.status,
+    css = f"sla-{status}"
+    if status == SLAStatus.OK and clock.status != SLAStatus.MET:
+        css = f"sla-{sla_urgency(clock)}"
+    return {"name": name, "text": text, "css": css, "status": clock.status,
             "paused": paused if not clock.breached and clock.status != SLAStatus.MET else ""}
+
+
+def sla_urgency(clock) -> str:
+    """How urgent a clock within its SLA is, by the share of its target still left: ``ok``
+    (more than half), ``soon`` (a quarter to half), ``warning`` (less than a quarter), so a
+    critical with 14 min of its hour left is not coloured like a low with 3 h of its 24 left."""
+    remaining = clock.remaining_seconds
+    if remaining is None or not clock.running and clock.status != SLAStatus.PAUSED:
+        return "ok"
+    window = clock.elapsed_seconds + remaining
+    if remaining <= 0 or window <= 0:
+        return "warning"
+    share = remaining / window
+    return "ok" if share > 0.5 else "soon" if share > 0.25 else "warning"
 
 
 def sla_summary(incident, state) -> dict:

@@ -30,7 +30,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
-    "knox",
+    "opsdesk.apps.APITokensConfig",  # django-rest-knox, named "API tokens" in the admin
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -76,6 +76,7 @@ TEMPLATES = [
                 "opsdesk.context_processors.navigation",
                 "incidents.context_processors.major_incidents",
             ],
+            "builtins": ["opsdesk.templatetags.opsdesk_format"],
         },
     },
 ]
@@ -105,6 +106,7 @@ AUTH_PASSWORD_VALIDATORS = [
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = env("TIME_ZONE", default="UTC")
 USE_I18N = True
+FORMAT_MODULE_PATH = ["opsdesk.formats"]  # one date format on every page and in the admin
 USE_TZ = True
 
 STATIC_URL = "static/"
@@ -247,6 +249,7 @@ OPSDESK_NOTIFICATION_MAX_ATTEMPTS = env.int("OPSDESK_NOTIFICATION_MAX_ATTEMPTS",
 
 # Major incidents: minutes without a status update before the sweep reminds (§2.1).
 OPSDESK_STATUS_UPDATE_MINUTES = env.int("OPSDESK_STATUS_UPDATE_MINUTES", default=30)
+OPSDESK_LIVE_POLL_SECONDS = env.int("OPSDESK_LIVE_POLL_SECONDS", default=15)  # the incident page polls its live parts
 
 LOGGING = {
     "version": 1,
