@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from django.core.exceptions import PermissionDenied
 
+from changes.choices import OUTCOME_STATES, ChangeState
 from opsdesk.choices import Role
 from opsdesk.exceptions import ConcurrentUpdate, DomainValidationError, TransitionNotAllowed
 from opsdesk.workflow import transition_history
@@ -173,6 +174,10 @@ def _advance(release, target, *, by, start, now, rng, resolver) -> tuple[int, in
     return deployments, failed
 
 
+# Change states in which the work has begun (or ended): their release cannot still be planning.
+STARTED_CHANGE_STATES = (ChangeState.IN_PROGRESS, ChangeState.VERIFYING, *OUTCOME_STATES)
+
+
 def cut_release_train(*, for_services, at, ctx) -> int:
     """Demo release train, called by the changes demo before an approval at ``at``.
 
@@ -227,11 +232,17 @@ def seed(ctx) -> str:
              *transition_history(release).values_list("timestamp", flat=True)]
         )
         age = now - last_joined
-        if age < timedelta(days=2):
+        # A release whose changes are already being carried out is past planning (no change
+        # runs, or ends, while its release is still being planned).
+        started = set(release.changes.filter(state__in=STARTED_CHANGE_STATES).values_list("state", flat=True))
+        if age < timedelta(days=2) and not started:
             continue  # still collecting changes: stays in planning
-        target = ReleaseState.COMPLETED if age > timedelta(days=12) else rng.choice(
-            [ReleaseState.PREPARATION, ReleaseState.IMPLEMENTATION, ReleaseState.VERIFICATION]
-        )
+        if started and age <= timedelta(days=12):
+            target = ReleaseState.VERIFICATION if started <= set(OUTCOME_STATES) else ReleaseState.IMPLEMENTATION
+        else:
+            target = ReleaseState.COMPLETED if age > timedelta(days=12) else rng.choice(
+                [ReleaseState.PREPARATION, ReleaseState.IMPLEMENTATION, ReleaseState.VERIFICATION]
+            )
         try:
             d, f = _advance(release, target, by=manager, start=last_joined + timedelta(hours=2), now=now,
                             rng=rng, resolver=resolvers[0])

@@ -25,6 +25,17 @@ def release_name(services: list[Service], day) -> str:
     return f"{services[0].name} release {day:%Y-%m-%d}{suffix}"[:200]
 
 
+def _renamed(release: Release, services_before: list[Service]) -> str | None:
+    """The release's new name once a joining change brought more services, when its name is
+    still the one this rule gave it (a name a person chose is kept); None when unchanged."""
+    if release.created_by_rule != RuleKey.APPROVED_CHANGE_TO_RELEASE or not release.planned_date:
+        return None
+    if release.name != release_name(services_before, release.planned_date):
+        return None
+    name = release_name(list(release.services.order_by("id")), release.planned_date)
+    return name if name != release.name else None
+
+
 def tell_release_managers(release: Release, change: ChangeRequest) -> None:
     """A release nobody manages yet: every Release Manager (and the services' teams) hears of it."""
     managers = (
@@ -74,7 +85,11 @@ class ApprovedChangeToRelease(Rule):
         candidates = Release.objects.filter(state=ReleaseState.PLANNING, services__in=services).values("pk")
         release = Release.objects.select_for_update().filter(pk__in=candidates).order_by("created_at", "id").first()
         if release is not None:
+            named = list(release.services.order_by("id"))
             release_services.release_add_change(release=release, change=change, by=None, at=event.at)
+            renamed = _renamed(release, named)
+            if renamed:  # the name the rule gave still says which services: keep it true
+                release = release_services.release_update(release=release, by=None, name=renamed)
             return Acted(detail=f"{change.number} joined {release.number} “{release.name}”.", changed=[release, change])
         day = timezone.localdate(change.planned_start) if change.planned_start else timezone.localdate(event.at)
         release = release_services.release_create(

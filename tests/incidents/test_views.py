@@ -335,7 +335,7 @@ def test_queue_shows_each_sla_clock_in_colour(client, desk, frozen):
         row = re.search(rf'id="incident-{incident.pk}".*?</tr>', content, re.S).group(0)
         return re.search(r'<div class="(sla-[a-z]+)" data-sla-status="[a-z]*">([^<]+)</div>', row).groups()
 
-    assert cell(fresh) == ("sla-ok", "12 min left")
+    assert cell(fresh) == ("sla-soon", "12 min left")  # 12 of 15 min left, but under half an hour
     assert cell(warning) == ("sla-warning", "2 min left")
     assert cell(late) == ("sla-breached", "breached by 25 min")
     # 8 h window, 30 min used before the hold: 7 h 30 min left, frozen
