@@ -121,12 +121,13 @@ def default_queue_view(user) -> str:
 def queue_view(incidents: QuerySet[Incident], view: str, *, user, now: datetime) -> QuerySet[Incident]:
     """Narrow ``incidents`` to one quick view of ``QUEUE_VIEWS`` (an unknown key narrows nothing).
 
-    My work: the user's open incidents and the unassigned open incidents of the user's teams."""
+    My work: the user's open incidents and the unassigned open incidents of the user's teams
+    (and of no team: anyone may take those, see ``services.assignable_users``)."""
     from .choices import OPEN_STATES
 
     is_open = Q(state__in=OPEN_STATES)
     if view == "mine":
-        mine = Q(assignee=user) | Q(assignee__isnull=True, team__in=my_team_ids(user))
+        mine = Q(assignee=user) | Q(assignee__isnull=True) & (Q(team__in=my_team_ids(user)) | Q(team__isnull=True))
         return incidents.filter(is_open & mine)
     if view == "open":
         return incidents.filter(is_open)

@@ -22,7 +22,6 @@ from .templatetags.incident_tags import SEVERITY_CLASSES, STATE_CLASSES, sla_sum
 
 PAGE_SIZES = (10, 25, 50, 100)
 DEFAULT_PAGE_SIZE = 25
-NOWRAP = {"td": {"class": "text-nowrap"}}
 # Shown from the md breakpoint up: a phone sees number, title, severity, state and SLA.
 WIDE = {"th": {"class": "d-none d-md-table-cell"}, "td": {"class": "d-none d-md-table-cell"}}
 WIDE_NOWRAP = {"th": {"class": "d-none d-md-table-cell"}, "td": {"class": "d-none d-md-table-cell text-nowrap"}}
@@ -71,11 +70,11 @@ class IncidentTable(tables.Table):
     number = tables.Column(
         verbose_name="Number",
         order_by=("id",),
-        attrs={"td": {"class": "text-nowrap fw-semibold"}},
+        attrs={"td": {"class": "number text-nowrap fw-semibold"}},
     )
-    title = tables.Column(order_by=("title",))
-    severity = tables.Column(attrs=NOWRAP)
-    state = tables.Column(attrs=NOWRAP)
+    title = tables.Column(order_by=("title",), attrs={"td": {"class": "title"}})
+    severity = tables.Column(attrs={"td": {"class": "severity text-nowrap"}})
+    state = tables.Column(attrs={"td": {"class": "state text-nowrap"}})
     assignee = tables.Column(
         order_by=("assignee__first_name", "assignee__username"), default="Unassigned", attrs=WIDE
     )
