@@ -12,7 +12,6 @@ from .models import ChangeRequest
 from .selectors import approval_summary
 from .templatetags.changes_tags import change_risk_badge, change_state_badge, change_type_badge
 
-
 # Shown from the md breakpoint up: a phone sees number, title and state.
 WIDE = {"th": {"class": "d-none d-md-table-cell"}, "td": {"class": "d-none d-md-table-cell"}}
 
@@ -20,8 +19,8 @@ WIDE = {"th": {"class": "d-none d-md-table-cell"}, "td": {"class": "d-none d-md-
 class ChangeRequestTable(tables.Table):
     """One row per change; the queryset prefetches services and approvals (conflicts are stored)."""
 
-    number = tables.Column(verbose_name="Number", attrs={"td": {"class": "text-nowrap"}})
-    title = tables.Column(linkify=("changes:detail", {"pk": tables.A("pk")}))
+    number = tables.Column(verbose_name="Number")
+    title = tables.Column(linkify=("changes:detail", {"pk": tables.A("pk")}), attrs={"td": {"class": "list-title"}})
     change_type = tables.Column(verbose_name="Type", attrs=WIDE)
     risk = tables.Column(attrs=WIDE)
     state = tables.Column()
@@ -57,7 +56,7 @@ class ChangeRequestTable(tables.Table):
                 ' <span class="badge text-bg-info" title="Emergency change inside a change freeze">freeze</span>'
             ))
         return format_html(
-            '<a class="fw-semibold" href="{}">{}</a>{}',
+            '<a class="fw-semibold text-nowrap" href="{}">{}</a>{}',
             reverse("changes:detail", args=[record.pk]),
             record.number,
             format_html_join("", "{}", ((flag,) for flag in flags)),

@@ -121,7 +121,7 @@ def _deploy(release, by, env, start, *, fail, now, resolver, rng):
 
 def _advance(release, target, *, by, start, now, rng, resolver) -> tuple[int, int]:
     """Walk ``release`` towards ``target`` from ``start``; returns (deployments, failed deployments)."""
-    step = max((now - start) / 9, timedelta(hours=2))
+    step = max((now - start) / 9, timedelta(minutes=2))  # a recent release moves in small steps
     step = min(step, timedelta(days=2))
     at = start
     deployments = failed = 0
@@ -244,7 +244,10 @@ def seed(ctx) -> str:
                 [ReleaseState.PREPARATION, ReleaseState.IMPLEMENTATION, ReleaseState.VERIFICATION]
             )
         try:
-            d, f = _advance(release, target, by=manager, start=last_joined + timedelta(hours=2), now=now,
+            # Soon after the last change joined; before now when its changes already run.
+            start = max(last_joined + timedelta(minutes=1), min(last_joined + timedelta(hours=2),
+                                                                now - timedelta(minutes=30)))
+            d, f = _advance(release, target, by=manager, start=start, now=now,
                             rng=rng, resolver=resolvers[0])
         except (_Stop, DomainValidationError):
             continue

@@ -28,6 +28,7 @@ WIDE_NOWRAP = {"th": {"class": "d-none d-md-table-cell"}, "td": {"class": "d-non
 
 class ReleaseTable(tables.Table):
     number = tables.Column(linkify=True, attrs={"td": {"class": "text-nowrap fw-semibold"}})
+    name = tables.Column(attrs={"td": {"class": "list-title"}})
     version = tables.Column(attrs=WIDE)
     state = tables.Column()
     services = tables.ManyToManyColumn(verbose_name="Services", orderable=False, attrs=WIDE)

@@ -10,6 +10,7 @@ from changes.models import ChangeRequest
 from opsdesk import events, notifications
 from opsdesk.choices import Role
 from opsdesk.models import Service
+from opsdesk.templatetags.opsdesk_format import format_when
 from releases import services as release_services
 from releases.choices import ReleaseState
 from releases.models import Release
@@ -19,10 +20,11 @@ from ..registry import Acted, Rule, Skipped, register
 
 
 def release_name(services: list[Service], day) -> str:
-    """``Payments API release 2026-12-08`` (``+ 1 more service`` when it covers several)."""
+    """``Payments API release 8 Dec 2026`` (``+ 1 more service`` when it covers several), the
+    date in the one format of every page."""
     more = len(services) - 1
     suffix = f" (+ {more} more service{'s' if more != 1 else ''})" if more else ""
-    return f"{services[0].name} release {day:%Y-%m-%d}{suffix}"[:200]
+    return f"{services[0].name} release {format_when(day)}{suffix}"[:200]
 
 
 def _renamed(release: Release, services_before: list[Service]) -> str | None:
