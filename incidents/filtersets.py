@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import django_filters
+from django.contrib.auth import get_user_model
 from django.db.models import Q
 from django.utils import timezone
 
@@ -10,13 +11,6 @@ from opsdesk.models import Service, Team
 
 from .choices import IncidentState, Severity
 from .models import Incident
-
-
-def _workers():
-    """Who can be an assignee: the people who work incidents (not API readers or approvers)."""
-    from .selectors import incident_workers
-
-    return incident_workers().order_by("first_name", "last_name", "username")
 
 
 class IncidentFilterSet(django_filters.FilterSet):
@@ -28,7 +22,9 @@ class IncidentFilterSet(django_filters.FilterSet):
     severity = django_filters.ChoiceFilter(choices=Severity.choices)
     service = django_filters.ModelChoiceFilter(queryset=Service.objects.all())
     team = django_filters.ModelChoiceFilter(queryset=Team.objects.all())
-    assignee = django_filters.ModelChoiceFilter(queryset=lambda request: _workers())
+    assignee = django_filters.ModelChoiceFilter(
+        queryset=get_user_model().objects.filter(is_active=True).order_by("first_name", "last_name", "username")
+    )
     breached = django_filters.BooleanFilter(method="filter_breached", label="SLA breached")
     detected_after = django_filters.IsoDateTimeFilter(field_name="detected_at", lookup_expr="gte")
     detected_before = django_filters.IsoDateTimeFilter(field_name="detected_at", lookup_expr="lt")

@@ -381,6 +381,10 @@ def style_queue_filters(form) -> None:
         if hasattr(field, "empty_label"):
             field.empty_label = empty
         if name == "assignee":
+            # The queue offers the people who work incidents (the API filter takes any active user).
+            from .selectors import incident_workers
+
+            field.queryset = incident_workers().order_by("first_name", "last_name", "username")
             field.label_from_instance = UserChoiceField.label_from_instance.__get__(field)
         if name == "severity":
             field.choices = [("", empty), *Severity.choices]
