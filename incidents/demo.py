@@ -379,7 +379,8 @@ def seed(ctx) -> str:
                                          at=now - timedelta(minutes=10))
             counts["responding"] = counts.get("responding", 0) + 1
         seed_desk_work(ctx, work)
-        counts["responding"] = counts.get("responding", 0) + 2
+        counts["responding"] = counts.get("responding", 0) + 1
+        counts["on_hold"] = counts.get("on_hold", 0) + 1
         counts["detected"] = counts.get("detected", 0) + 2
         majors = seed_major_incidents(ctx)
         counts["closed"] = counts.get("closed", 0) + 1  # the reviewed major incident
@@ -423,8 +424,11 @@ def seed_desk_work(ctx, work) -> None:
         )
         work.logged(incident, detected, desk, routine=severity == Severity.LOW)
         if acknowledged:
-            services.incident_transition(instance=incident, name="acknowledge", by=desk,
-                                         at=detected + timedelta(minutes=4))
+            incident = services.incident_transition(instance=incident, name="acknowledge", by=desk,
+                                                    at=detected + timedelta(minutes=4))
+        if severity == Severity.MEDIUM and acknowledged:  # waiting for the mail provider: on hold
+            services.incident_transition(instance=incident, name="hold", by=ctx.user(Role.INCIDENT_MANAGERS),
+                                         at=detected + timedelta(minutes=15), comment="Waiting for the mail provider.")
 
 
 # --- the incident process (§2.1) ------------------------------------------------------------
