@@ -2,12 +2,14 @@
 
 import django_filters
 
+from opsdesk.datetimes import OffsetDateTimeFilter
+
 from .models import Alert
 
 
 class AlertFilterSet(django_filters.FilterSet):
-    last_seen_after = django_filters.IsoDateTimeFilter(field_name="last_seen", lookup_expr="gte")
-    last_seen_before = django_filters.IsoDateTimeFilter(field_name="last_seen", lookup_expr="lt")
+    last_seen_after = OffsetDateTimeFilter(field_name="last_seen", lookup_expr="gte")
+    last_seen_before = OffsetDateTimeFilter(field_name="last_seen", lookup_expr="lt")
 
     class Meta:
         model = Alert

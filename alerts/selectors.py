@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Max, OuterRef, QuerySet, Subquery
 from django.urls import reverse
 
-from incidents.selectors import incidents_visible_to, sees_all_incidents
+from opsdesk import confidentiality
 
 from .choices import AlertStatus
 from .models import Alert, AlertSource
@@ -16,11 +16,9 @@ def alerts_visible_to(user) -> QuerySet[Alert]:
     """The alerts ``user`` may see: those of incidents the user sees, and those with no incident.
     Alerts of a confidential incident are hidden from everyone who may not see it."""
     alerts = Alert.objects.all()
-    if user is None or sees_all_incidents(user):
-        return alerts
-    if not user.is_authenticated or not user.is_active:
+    if user is not None and (not user.is_authenticated or not user.is_active):
         return alerts.none()
-    return alerts.filter(Q(incident__isnull=True) | Q(incident__in=incidents_visible_to(user).values("pk")))
+    return confidentiality.restrict(alerts, user)
 
 
 def alert_list(*, user, source: AlertSource | None = None) -> QuerySet[Alert]:

@@ -3,6 +3,7 @@
 import django_filters
 
 from opsdesk import events
+from opsdesk.datetimes import OffsetDateTimeFilter
 
 from .choices import RuleKey, RunOutcome
 from .models import AutomationRun
@@ -15,8 +16,8 @@ class AutomationRunFilterSet(django_filters.FilterSet):
     subject = django_filters.CharFilter(
         field_name="subject_number", lookup_expr="iexact", label="Subject number", help_text="e.g. INC-000123"
     )
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = OffsetDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = OffsetDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = AutomationRun

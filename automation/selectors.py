@@ -9,7 +9,8 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.urls import reverse
 
 from incidents.models import Incident
-from incidents.selectors import incidents_visible_to, sees_all_incidents
+from incidents.selectors import sees_all_incidents
+from opsdesk import confidentiality
 
 from .models import AutomationRule, AutomationRun, AutomationRunObject
 
@@ -27,7 +28,7 @@ def runs_visible_to(user) -> QuerySet[AutomationRun]:
     if not user.is_authenticated or not user.is_active:
         return runs.none()
     incident_type = ContentType.objects.get_for_model(Incident)
-    hidden = Incident.objects.filter(confidential=True).exclude(pk__in=incidents_visible_to(user).values("pk"))
+    hidden = confidentiality.hidden_incidents(user)
     touches_hidden = AutomationRunObject.objects.filter(
         run=OuterRef("pk"), content_type=incident_type, object_id__in=hidden.values("pk")
     )

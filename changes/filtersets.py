@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import django_filters
-from django.db.models import Q
 
+from opsdesk.datetimes import OffsetDateTimeFilter
 from opsdesk.models import Service, Team
+from opsdesk.search import text_search
 
 from .choices import ChangeState, ChangeType, ConflictKind, Risk
 from .models import ChangeRequest
+from .selectors import awaiting_approval_filter
 
 
 class ChangeRequestFilterSet(django_filters.FilterSet):
@@ -32,25 +34,35 @@ class ChangeRequestFilterSet(django_filters.FilterSet):
     conflict_kind = django_filters.ChoiceFilter(
         choices=ConflictKind.choices, method="filter_conflict_kind", label="Conflict kind"
     )
-    planned_after = django_filters.DateTimeFilter(
+    awaiting_my_approval = django_filters.BooleanFilter(
+        method="filter_awaiting_my_approval", label="Awaiting my approval"
+    )
+    planned_after = OffsetDateTimeFilter(
         field_name="planned_end", lookup_expr="gte", label="Planned window ends after"
     )
-    planned_before = django_filters.DateTimeFilter(
+    planned_before = OffsetDateTimeFilter(
         field_name="planned_start", lookup_expr="lte", label="Planned window starts before"
     )
 
     class Meta:
         model = ChangeRequest
         fields = ["q", "state", "change_type", "risk", "service", "implementer", "in_freeze", "has_conflicts",
-                  "conflict_kind", "planned_after", "planned_before"]
+                  "conflict_kind", "awaiting_my_approval", "planned_after", "planned_before"]
 
     def search(self, queryset, name, value):
-        value = value.strip()
-        if not value:
+        """Every word in the number, title or description (``opsdesk.search``)."""
+        return text_search(queryset, value, fields=ChangeRequest.SEARCH_FIELDS,
+                           number_prefix=ChangeRequest.NUMBER_PREFIX)
+
+    def filter_awaiting_my_approval(self, queryset, name, value):
+        """Submitted changes waiting on the requesting user's decision in one of their board roles."""
+        if value is None:
             return queryset
-        return queryset.filter(
-            Q(number__icontains=value) | Q(title__icontains=value) | Q(description__icontains=value)
-        )
+        user = getattr(self.request, "user", None)
+        condition = awaiting_approval_filter(user) if user is not None else None
+        if condition is None:
+            return queryset.none() if value else queryset
+        return queryset.filter(condition) if value else queryset.exclude(condition)
 
     def filter_has_conflicts(self, queryset, name, value):
         if value is None:

@@ -13,7 +13,7 @@ from django import forms
 from django.db.models import Q
 from django.utils import timezone
 
-from opsdesk.models import Service, Team
+from opsdesk.selectors import active_services, active_teams
 
 from .choices import RISK_QUESTIONS, ApprovalRole, ChangeState, Complexity, UserImpact
 from .models import ChangeRequest, StandardChangeTemplate
@@ -126,13 +126,13 @@ class ChangeRequestForm(RiskQuestionnaireMixin, forms.ModelForm):
     """The plans of a draft change (create and edit)."""
 
     services = forms.ModelMultipleChoiceField(
-        queryset=Service.objects.order_by("name"),
+        queryset=active_services(),
         widget=forms.SelectMultiple(attrs={"size": 6}),
         help_text="Hold Ctrl (⌘ on a Mac) to pick several services.",
         error_messages={"required": "Pick at least one service the change touches."},
     )
     implementer = forms.ModelChoiceField(
-        queryset=Team.objects.order_by("name"), required=False, label="Implementer team",
+        queryset=active_teams(), required=False, label="Implementer team",
         help_text="The team that carries out the change.",
     )
     template = forms.ModelChoiceField(
@@ -171,6 +171,10 @@ class ChangeRequestForm(RiskQuestionnaireMixin, forms.ModelForm):
             self.fields["template"].queryset = StandardChangeTemplate.objects.filter(
                 Q(active=True) | Q(pk=self.instance.template_id)
             ).order_by("name")
+        if self.instance.pk:
+            # Archived services and teams a draft already names stay choosable; others are gone.
+            self.fields["services"].queryset = active_services(keep=self.instance.services.values_list("pk", flat=True))
+            self.fields["implementer"].queryset = active_teams(keep=[self.instance.implementer_id])
         self.initial_risk(self.instance if self.instance.pk else None)
         tz_name = timezone.get_current_timezone_name()
         self.fields["planned_start"].help_text = f"Site time ({tz_name})."

@@ -14,6 +14,7 @@ from django_fsm import FSMField, transition
 from opsdesk import events
 from opsdesk.exceptions import DomainValidationError
 from opsdesk.models import AppendOnlyModel
+from opsdesk.search import search_index
 from opsdesk.workflow import WorkflowModel
 
 from .choices import RISK_QUESTIONS, ApprovalRole, ChangeState, ChangeType, Decision, Risk
@@ -126,6 +127,7 @@ class ChangeRequest(WorkflowModel):
     """A planned change to one or more services, approved by the change board."""
 
     NUMBER_PREFIX = "CHG"
+    SEARCH_FIELDS = ("number", "title", "description")  # the word search (opsdesk.search)
     TRANSITIONED_EVENT = events.ChangeTransitioned
     State = ChangeState
 
@@ -206,7 +208,10 @@ class ChangeRequest(WorkflowModel):
             ("cancel_changerequest", "Can cancel changes"),
             ("override_risk_changerequest", "Can override the computed risk of changes"),
         ]
-        indexes = [models.Index(fields=["planned_start", "planned_end"])]
+        indexes = [
+            models.Index(fields=["planned_start", "planned_end"]),
+            search_index("number", "title", "description", name="change_search"),
+        ]
 
     def save(self, *args, **kwargs) -> None:
         if not self._state.adding:

@@ -32,6 +32,7 @@ from .models import (
     IncidentNote,
     IncidentStep,
     ProcessTemplate,
+    SatisfactionSurvey,
     SLAPolicy,
     StatusUpdate,
 )
@@ -596,3 +597,33 @@ class StatusUpdateAdmin(ProcessRecordAdmin):
     search_fields = ["incident__number", "body"]
     list_select_related = ["incident", "author"]
     readonly_fields = ["incident", "audience", "author", "body", "created_at"]
+
+
+@admin.register(SatisfactionSurvey)
+class SatisfactionSurveyAdmin(ProcessRecordAdmin):
+    """Surveys and their answers, read-only; those of confidential incidents only for who may see them."""
+
+    list_display = ["incident", "recipient", "sent_at", "rating", "answered_at"]
+    list_filter = ["answer__rating", "sent_at"]
+    search_fields = ["incident__number", "recipient", "answer__comment"]
+    list_select_related = ["incident", "answer"]
+    readonly_fields = ["incident", "recipient", "sent_at", "rating", "comment", "answered_at"]
+    date_hierarchy = "sent_at"
+
+    def _answer(self, obj):
+        return getattr(obj, "answer", None)
+
+    @admin.display(description="rating", ordering="answer__rating")
+    def rating(self, obj):
+        answer = self._answer(obj)
+        return f"{answer.rating}/5" if answer else "—"
+
+    @admin.display(description="comment")
+    def comment(self, obj):
+        answer = self._answer(obj)
+        return answer.comment if answer else ""
+
+    @admin.display(description="answered at", ordering="answer__answered_at")
+    def answered_at(self, obj):
+        answer = self._answer(obj)
+        return answer.answered_at if answer else None

@@ -638,3 +638,52 @@ def seed_major_incidents(ctx) -> int:
         body="Customers cannot log in to the portal. The applications team is on it; next update in 30 minutes.",
     )
     return 2
+
+
+SURVEY_COMMENTS = {
+    1: ["Nobody told us anything for hours.", "Took far too long, and it came back the next day."],
+    2: ["Slow to respond, but fixed in the end.", "We had to chase the desk twice."],
+    3: ["Fixed, though the updates could have been clearer.", "OK."],
+    4: ["Quick fix, thanks.", "Good communication throughout."],
+    5: ["Excellent, fixed before our customers noticed.", "Very fast and friendly, thank you!"],
+}
+
+
+def seed_surveys(ctx) -> str:
+    """Satisfaction surveys for the resolved demo incidents, as if sent on resolution (seeding mutes
+    the outbox), about two in three answered; resolution breaches lower the rating, and the answers about
+    the first service slide over the last 30 days, so the metrics and the insights have a story to tell."""
+    from .models import Incident, SatisfactionSurvey, SurveyAnswer
+
+    rng = ctx.rng
+    slipping = ctx.services[0].pk if ctx.services else None
+    recent = ctx.now - timedelta(days=30)
+    surveys, answers = [], []
+    rows = (
+        Incident.objects.filter(resolved_at__isnull=False, resolved_at__lte=ctx.now, survey__isnull=True)
+        .select_related("reporter")
+        .order_by("resolved_at")
+    )
+    for incident in rows:
+        recipient = incident.caller_email or (incident.reporter.email if incident.reporter else "")
+        if incident.confidential:
+            recipient = incident.reporter.email if incident.reporter else ""
+        if not recipient:
+            continue
+        surveys.append(SatisfactionSurvey(incident=incident, recipient=recipient, sent_at=incident.resolved_at))
+    SatisfactionSurvey.objects.bulk_create(surveys)
+    for survey in SatisfactionSurvey.objects.filter(answer__isnull=True).select_related("incident"):
+        incident = survey.incident
+        answered_at = survey.sent_at + timedelta(hours=rng.uniform(0.5, 72))
+        if answered_at > ctx.now or rng.random() > 0.65:
+            continue
+        rating = rng.choices([5, 4, 3, 2, 1], [40, 35, 15, 7, 3])[0]
+        if incident.resolution_breached:
+            rating -= rng.choice([1, 2])
+        if incident.service_id == slipping and survey.sent_at >= recent:
+            rating -= 2
+        rating = max(1, min(5, rating))
+        comment = rng.choice(SURVEY_COMMENTS[rating]) if rng.random() < 0.5 else ""
+        answers.append(SurveyAnswer(survey=survey, rating=rating, comment=comment, answered_at=answered_at))
+    SurveyAnswer.objects.bulk_create(answers)
+    return f"{len(surveys)} satisfaction surveys, {len(answers)} answered"

@@ -7,15 +7,17 @@ from django.contrib.auth import get_user_model
 from django.db.models import Q
 from django.utils import timezone
 
+from opsdesk.datetimes import OffsetDateTimeFilter
 from opsdesk.models import Service, Team
+from opsdesk.search import Related, text_search
 
 from .choices import IncidentState, Severity
-from .models import Incident
+from .models import Incident, IncidentNote
 
 
 class IncidentFilterSet(django_filters.FilterSet):
     """Filters of §7: state (several), severity, service, team, assignee, breached,
-    detected_after / detected_before (ISO 8601), and ``q`` (number, title, description)."""
+    detected_after / detected_before (ISO 8601), and ``q`` (every word in the number, title, description or notes)."""
 
     q = django_filters.CharFilter(method="search", label="Search")
     state = django_filters.MultipleChoiceFilter(choices=IncidentState.choices)
@@ -26,8 +28,8 @@ class IncidentFilterSet(django_filters.FilterSet):
         queryset=get_user_model().objects.filter(is_active=True).order_by("first_name", "last_name", "username")
     )
     breached = django_filters.BooleanFilter(method="filter_breached", label="SLA breached")
-    detected_after = django_filters.IsoDateTimeFilter(field_name="detected_at", lookup_expr="gte")
-    detected_before = django_filters.IsoDateTimeFilter(field_name="detected_at", lookup_expr="lt")
+    detected_after = OffsetDateTimeFilter(field_name="detected_at", lookup_expr="gte")
+    detected_before = OffsetDateTimeFilter(field_name="detected_at", lookup_expr="lt")
     major = django_filters.BooleanFilter(field_name="major", label="Major incident")
     follow_up_overdue = django_filters.BooleanFilter(method="filter_follow_up_overdue", label="Follow-up overdue")
 
@@ -44,12 +46,9 @@ class IncidentFilterSet(django_filters.FilterSet):
         return queryset.filter(overdue) if value else queryset.exclude(overdue)
 
     def search(self, queryset, name, value):
-        value = value.strip()
-        if not value:
-            return queryset
-        return queryset.filter(
-            Q(number__icontains=value) | Q(title__icontains=value) | Q(description__icontains=value)
-        )
+        """Every word in the number, title, description or a work note (``opsdesk.search``)."""
+        return text_search(queryset, value, fields=Incident.SEARCH_FIELDS, number_prefix=Incident.NUMBER_PREFIX,
+                           related=(Related(IncidentNote.objects.all(), "incident_id", ("body",)),))
 
     def filter_breached(self, queryset, name, value):
         breached = Q(response_breached=True) | Q(resolution_breached=True)

@@ -13,7 +13,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Q
 from django.utils import timezone
 
-from opsdesk.models import Service, Team
+from opsdesk.selectors import active_services, active_teams
 
 from .choices import CancelReason, IncidentState, Severity, StatusAudience
 from .models import Incident
@@ -61,7 +61,7 @@ class IncidentCreateForm(forms.Form):
         widget=forms.TextInput(attrs={"placeholder": "e.g. Checkout returns 502 for EU customers", "autofocus": True}),
     )
     service = forms.ModelChoiceField(
-        queryset=Service.objects.all(),
+        queryset=active_services(),
         empty_label="Choose the affected service…",
         error_messages={
             "required": "Choose the affected service.",
@@ -97,7 +97,7 @@ class IncidentCreateForm(forms.Form):
         },
     )
     team = forms.ModelChoiceField(
-        queryset=Team.objects.all(),
+        queryset=active_teams(),
         required=False,
         empty_label="The service's owner team",
         help_text="Assignment group; by default the team that owns the service.",
@@ -167,7 +167,7 @@ class IncidentEditForm(forms.Form):
     title = forms.CharField(max_length=200, error_messages=TITLE_MESSAGES)
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 5}))
     team = forms.ModelChoiceField(
-        queryset=Team.objects.all(),
+        queryset=active_teams(),
         required=False,
         empty_label="No team",
         error_messages={"invalid_choice": "That team does not exist; choose one from the list."},
@@ -204,6 +204,7 @@ class IncidentEditForm(forms.Form):
     def __init__(self, *args, incident: Incident, **kwargs):
         initial = {name: getattr(incident, name) for name in self.FIELDS}
         super().__init__(*args, initial=initial, **kwargs)
+        self.fields["team"].queryset = active_teams(keep=[incident.team_id])  # an archived team stays
         self.incident = incident
         # The team's members and lead (whoever is assigned now stays a choice, to be kept or changed).
         from .services import assignable_users

@@ -17,6 +17,7 @@ from django_fsm import FSMField, transition
 
 from opsdesk import events
 from opsdesk.exceptions import DomainValidationError
+from opsdesk.search import search_index
 from opsdesk.workflow import WorkflowModel
 
 from . import sla
@@ -107,6 +108,7 @@ class Incident(WorkflowModel):
     """An unplanned interruption of a service, with its SLA clocks."""
 
     NUMBER_PREFIX = "INC"
+    SEARCH_FIELDS = ("number", "title", "description")  # the word search (opsdesk.search)
     TRANSITIONED_EVENT = events.IncidentTransitioned
     State = IncidentState
 
@@ -232,6 +234,7 @@ class Incident(WorkflowModel):
             ("declare_major_incident", "Can declare major incidents"),
         ]
         indexes = [
+            search_index("number", "title", "description", name="incident_search"),
             models.Index(fields=["state", "response_due"]),
             models.Index(fields=["state", "resolution_due"]),
             models.Index(fields=["service", "detected_at"]),
@@ -456,13 +459,16 @@ class IncidentNote(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
+        indexes = [search_index("body", name="incident_note_search")]
 
     def __str__(self) -> str:
         return f"Note on {self.incident.number} by {self.author or 'the system'}"
 
 
 from .process_models import ActionItem, IncidentStep, ProcessTemplate, StatusUpdate  # noqa: E402
+from .survey_models import SatisfactionSurvey, SurveyAnswer  # noqa: E402
 
 __all__ = [
     "SLAPolicy", "Incident", "IncidentNote", "ProcessTemplate", "IncidentStep", "ActionItem", "StatusUpdate",
+    "SatisfactionSurvey", "SurveyAnswer",
 ]

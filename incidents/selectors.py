@@ -11,6 +11,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db.models import BooleanField, Case, F, Prefetch, Q, QuerySet, Value, When
 from django.utils import timezone
 
+from opsdesk import confidentiality
 from opsdesk.models import Notification, Team, TransitionLog
 from opsdesk.workflow import transition_history
 
@@ -18,48 +19,19 @@ from . import sla
 from .choices import IncidentState
 from .models import Incident, SLAPolicy
 
-VIEW_ALL_CONFIDENTIAL = "incidents.view_confidential_incident"
-
-
-# --- visibility ------------------------------------------------------------------
-
-
-def sees_all_incidents(user) -> bool:
-    """Incident Managers (``view_confidential_incident``) and superusers see every incident."""
-    if user is None:  # the system itself
-        return True
-    if not user.is_authenticated or not user.is_active:
-        return False
-    return user.is_superuser or user.has_perm(VIEW_ALL_CONFIDENTIAL)
+# The confidentiality rule of §6 lives in the kernel, for every read path; these are its names here.
+VIEW_ALL_CONFIDENTIAL = confidentiality.VIEW_ALL_CONFIDENTIAL
+sees_all_incidents = confidentiality.sees_all_incidents
 
 
 def incidents_visible_to(user) -> QuerySet[Incident]:
-    """The incidents ``user`` may see: every non-confidential one, and confidential ones
-    where the user is the reporter, a member or the lead of the incident's team.
-
-    ``None`` (the system) and holders of ``view_confidential_incident`` see all;
-    anonymous users see nothing.
-    """
-    incidents = Incident.objects.all()
-    if user is None or sees_all_incidents(user):
-        return incidents
-    if not user.is_authenticated or not user.is_active:
-        return incidents.none()
-    my_teams = Team.objects.filter(Q(members=user) | Q(lead=user)).values("pk")
-    return incidents.filter(Q(confidential=False) | Q(reporter=user) | Q(team__in=my_teams))
+    """The incidents ``user`` may see (``opsdesk.confidentiality.visible_incidents``)."""
+    return confidentiality.visible_incidents(user)
 
 
 def incident_visible_to(user, incident: Incident) -> bool:
     """Whether ``user`` may see this one incident (at most one query)."""
-    if not incident.confidential or sees_all_incidents(user):
-        return True
-    if not user.is_authenticated or not user.is_active:
-        return False
-    if incident.reporter_id == user.pk:
-        return True
-    if incident.team_id is None:
-        return False
-    return Team.objects.filter(pk=incident.team_id).filter(Q(members=user) | Q(lead=user)).exists()
+    return confidentiality.incident_is_visible(user, incident)
 
 
 def incident_workers() -> QuerySet:
@@ -172,7 +144,11 @@ def order_by_urgency(incidents: QuerySet[Incident], *, descending: bool = False)
 
 def incident_detail(*, user, pk: int) -> Incident:
     """One incident the user may see (raises ``Incident.DoesNotExist`` otherwise)."""
-    return incident_list(user=user).select_related("caused_by_release", "caused_by_change").get(pk=pk)
+    return (
+        incident_list(user=user)
+        .select_related("caused_by_release", "caused_by_change", "survey", "survey__answer")
+        .get(pk=pk)
+    )
 
 
 def sla_policies_by_severity() -> dict[str, SLAPolicy]:
@@ -368,10 +344,7 @@ def action_items_visible_to(user) -> QuerySet:
 
 def process_rows_visible_to(model, user) -> QuerySet:
     """Rows of ``model`` (anything with an ``incident``) that belong to incidents ``user`` may see."""
-    rows = model.objects.all()
-    if user is None or sees_all_incidents(user):
-        return rows
-    return rows.filter(incident__in=incidents_visible_to(user).values("pk"))
+    return confidentiality.restrict(model.objects.all(), user)
 
 
 @dataclass(frozen=True)
@@ -396,10 +369,9 @@ def open_major_incidents(user, limit: int = 10) -> MajorBanner:
     if sees_all_incidents(user):
         rows = rows.annotate(visible=Value(True, output_field=BooleanField()))
     else:
-        my_teams = Team.objects.filter(Q(members=user) | Q(lead=user)).values("pk")
         rows = rows.annotate(
             visible=Case(
-                When(Q(confidential=False) | Q(reporter=user) | Q(team__in=my_teams), then=Value(True)),
+                When(confidentiality.visible_q(user), then=Value(True)),
                 default=Value(False),
                 output_field=BooleanField(),
             )

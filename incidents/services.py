@@ -18,9 +18,10 @@ from django.utils import timezone
 
 from opsdesk import events
 from opsdesk.exceptions import ConcurrentUpdate, DomainValidationError, TransitionNotAllowed
+from opsdesk.services import refuse_archived
 from opsdesk.workflow import actor_id, apply_transition, log_transition
 
-from . import guards, notify, process, sla, steps
+from . import guards, notify, process, sla, steps, survey
 from .choices import OPEN_STATES, IncidentState, Severity, SLAClockName
 from .models import Incident, IncidentNote, SLAPolicy
 from .selectors import hold_periods, sees_all_incidents
@@ -146,6 +147,7 @@ def incident_create(
     impact began longer than the policy's ``detection_time`` before detection.
     """
     _require_perm(by, "incidents.add_incident", "You may not log incidents.")
+    refuse_archived(service=service, team=team)
     if major:
         _require_perm(by, process.DECLARE_MAJOR_PERM, "You may not declare major incidents.")
     now = timezone.now()
@@ -155,7 +157,10 @@ def incident_create(
         description=description or "",
         severity=severity,
         service=service,
-        team=team if team is not None else (service.owner_team if service is not None else None),
+        # The service's owner team by default, unless it is archived (the incident then waits for a team).
+        team=team if team is not None else (
+            service.owner_team if service is not None and service.owner_team and service.owner_team.active else None
+        ),
         assignee=assignee,
         reporter=by if by is not None and by.is_authenticated else None,
         started_at=started_at or detected_at,
@@ -204,6 +209,8 @@ def incident_update(*, incident: Incident, by, **fields: Any) -> Incident:
     for name, value in fields.items():
         if isinstance(value, str):
             value = value.strip() if name != "description" else value
+        if name in ("team", "service") and value is not None and getattr(locked, f"{name}_id") != value.pk:
+            refuse_archived(**{name: value})
         if getattr(locked, name) != value:
             setattr(locked, name, value)
             changed.append(name)
@@ -300,6 +307,7 @@ def incident_transition(
         notify.notify_event(
             incident, event="resolved", headline="Resolved", key=f"resolved:{incident.resolved_at.isoformat()}"
         )
+        survey.send_survey(incident=incident, at=incident.resolved_at)
     return incident
 
 

@@ -35,6 +35,7 @@ CHART_METRICS = [
     "changes.rollback_rate",
     "dora.deployment_frequency_per_day",
     "dora.change_failure_rate",
+    "incidents.csat_score",
 ]
 
 
@@ -178,6 +179,15 @@ def charts(start: date, end: date, filters: dict) -> tuple[str, list[dict]]:
                           title="Change failure rate", y_format=_percent, y_max=1.0),
         "table": _table(labels, [("Change failure rate", failure, _percent)]),
         "csv": [("Change failure rate", link("dora.change_failure_rate"))],
+    })
+    csat = values("incidents.csat_score")
+    result.append({
+        "id": "csat",
+        "title": "Satisfaction (CSAT)",
+        "svg": line_chart(labels, [Series("Mean rating (1–5)", "#0dcaf0", csat)],
+                          title="Satisfaction", y_format=lambda v: f"{v:g}", y_max=5.0),
+        "table": _table(labels, [("Mean rating", csat, lambda v: f"{v:.2f}")]),
+        "csv": [("CSAT", link("incidents.csat_score")), ("Response rate", link("incidents.csat_response_rate"))],
     })
     return interval, result
 

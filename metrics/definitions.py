@@ -57,7 +57,9 @@ from incidents.models import ActionItem, Incident, IncidentStep
 from releases.choices import DeploymentStatus
 from releases.models import Deployment, Release
 
-GROUPS = ("incidents", "changes", "releases", "dora")
+from . import outcomes
+
+GROUPS = ("incidents", "changes", "releases", "dora", "automation")
 
 COUNT = "count"
 SECONDS = "seconds"
@@ -65,6 +67,7 @@ RATE = "rate"
 RATIO = "ratio"
 PER_WEEK = "per_week"
 PER_DAY = "per_day"
+SCORE = "score"
 
 HIGHER = "higher"
 LOWER = "lower"
@@ -156,6 +159,15 @@ _METRICS = [
            "over the steps of the incidents closed in the period: done ÷ (done + skipped)"),
     Metric("incidents.action_items_overdue", "Overdue action items", COUNT, LOWER, "action_items",
            "open action items past their due date at the end of the period"),
+    # Satisfaction and automation (metrics/outcomes.py).
+    Metric("incidents.csat_score", "Satisfaction (CSAT)", SCORE, HIGHER, "surveys",
+           "mean rating (1–5) of the surveys answered for incidents resolved in the period"),
+    Metric("incidents.csat_response_rate", "Survey response rate", RATE, HIGHER, "surveys",
+           "surveys answered ÷ surveys sent, for the incidents resolved in the period"),
+    Metric("automation.level", "Automation level", RATE, HIGHER, "automation",
+           "share of the incidents, changes and releases created in the period by an automation rule"),
+    Metric("automation.runs", "Automation runs that acted", COUNT, None, "automation",
+           "automation runs in the period that acted"),
 ]
 
 METRICS: dict[str, Metric] = {m.key: m for m in _METRICS}
@@ -519,6 +531,8 @@ SOURCES: dict[str, Callable[[Window, Filters, set[str]], dict]] = {
     "releases": _releases,
     "deployments": _deployments,
     "lead_time": _lead_time,
+    "surveys": outcomes.surveys,
+    "automation": outcomes.automation,
 }
 
 

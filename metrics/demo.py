@@ -13,8 +13,12 @@ DEMO_DAYS = 90
 
 
 def seed(ctx) -> str:
-    """Backfill MetricSnapshot for the 90 days before ``ctx.now`` (site time zone)."""
+    """Answer the demo surveys (every app has made its incidents by now), then backfill MetricSnapshot
+    for the 90 days before ``ctx.now`` (site time zone)."""
+    from incidents.demo import seed_surveys
+
     today = local_today(ctx.now)
     with transaction.atomic():  # one commit for the whole backfill
+        surveys = seed_surveys(ctx)
         count = snapshot_days(first=today - timedelta(days=DEMO_DAYS), end=today)
-    return f"metrics: {count} daily snapshots"
+    return f"metrics: {surveys}; {count} daily snapshots"

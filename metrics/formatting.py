@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .definitions import COUNT, HIGHER, LOWER, METRICS, PER_DAY, PER_WEEK, RATE, RATIO, SECONDS
+from .definitions import COUNT, HIGHER, LOWER, METRICS, PER_DAY, PER_WEEK, RATE, RATIO, SCORE, SECONDS
 
 
 def format_duration(seconds: float) -> str:
@@ -38,6 +38,8 @@ def format_value(key: str, value) -> str:
         return f"{value:.2f} / week"
     if unit == PER_DAY:
         return f"{value:.2f} / day"
+    if unit == SCORE:
+        return f"{value:.1f} / 5"
     if unit == RATIO:
         return f"{value:.2f} per release"
     return str(value)

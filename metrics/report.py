@@ -9,8 +9,12 @@ from django.urls import reverse
 
 from .definitions import GROUPS, METRIC_KEYS, METRICS, compute, flatten
 from .formatting import compare, format_value
+from .insights import insights
 
-GROUP_TITLES = {"incidents": "Incidents", "changes": "Changes", "releases": "Releases", "dora": "DORA"}
+REPORT_INSIGHTS = 10
+
+GROUP_TITLES = {"incidents": "Incidents", "changes": "Changes", "releases": "Releases", "dora": "DORA",
+                "automation": "Automation"}
 
 
 def weekly_report_text(*, today: date) -> tuple[str, str]:
@@ -31,7 +35,15 @@ def weekly_report_text(*, today: date) -> tuple[str, str]:
         f"OpsDesk process metrics for {start.isoformat()} – {last_day.isoformat()}",
         f"compared with {previous_start.isoformat()} – {(start - timedelta(days=1)).isoformat()}.",
         "",
+        "What changed",
+        "------------",
     ]
+    found = insights(start, today, limit=REPORT_INSIGHTS)
+    lines += [f"  {'▲' if i['direction'] == 'worse' else '▼'} {i['text']}" for i in found] or [
+        "  No notable change (a change counts with at least "
+        f"{settings.OPSDESK_INSIGHT_MIN_SAMPLE} items in each week)."
+    ]
+    lines.append("")
     for group in GROUPS:
         lines.append(GROUP_TITLES[group])
         lines.append("-" * len(GROUP_TITLES[group]))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import render
@@ -14,6 +15,9 @@ from django.utils import timezone
 from . import dashboard
 from .definitions import local_today
 from .forms import DEFAULT_DAYS, PRESET_DAYS, DashboardForm
+from .insights import insights
+
+TOP_INSIGHTS = 5
 
 VIEW_METRICS = "metrics.view_metricsnapshot"
 
@@ -44,6 +48,12 @@ def metrics_dashboard(request):
             "previous_start": previous_start,
             "previous_last_day": start - timedelta(days=1),
             "groups": groups,
+            "insights": insights(start, end, service=filters["service"], team=filters["team"], limit=TOP_INSIGHTS),
+            "insight_min_sample": settings.OPSDESK_INSIGHT_MIN_SAMPLE,
+            "insights_url": reverse("metrics-insights") + "?" + urlencode(
+                {"from": start.isoformat(), "to": end.isoformat(),
+                 **{k: v for k, v in filters.items() if v and k != "severity"}}
+            ),
             "interval": interval,
             "charts": charts,
             "active_days": None if custom else (form.cleaned_data.get("days") or DEFAULT_DAYS),

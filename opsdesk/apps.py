@@ -15,6 +15,20 @@ class OpsdeskConfig(AppConfig):
 
         post_migrate.connect(sync_role_permissions, dispatch_uid="opsdesk-sync-roles")
 
+        from . import audit  # connects the audit log's receivers
+
+        audit.connect_lockouts()
+        audit.connect_admin()
+        audit.connect_api_tokens()
+
+        # Every model serializer's datetime needs an offset and stays in range (§7): 400, never 500.
+        from django.db import models
+        from rest_framework import serializers
+
+        from .datetimes import OffsetDateTimeField
+
+        serializers.ModelSerializer.serializer_field_mapping[models.DateTimeField] = OffsetDateTimeField
+
 
 class APITokensConfig(AppConfig):
     """django-rest-knox under a name the admin's readers understand (its own is "Knox")."""

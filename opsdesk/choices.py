@@ -30,6 +30,9 @@ class NotificationChannel(models.TextChoices):
 
 class NotificationStatus(models.TextChoices):
     PENDING = "pending", "Pending"
+    # Committed before the message is handed to the channel: a row left here by a
+    # killed worker is retried, with the same message id, once its lease has passed.
+    SENDING = "sending", "Sending"
     SENT = "sent", "Sent"
     FAILED = "failed", "Failed"
 
@@ -39,3 +42,18 @@ class NotificationQueue(models.TextChoices):
 
     HIGH = "high", "High priority"
     DEFAULT = "default", "Default"
+
+
+class AuditKind(models.TextChoices):
+    """What an ``AuditEvent`` records (§6)."""
+
+    LOGIN = "login", "Login"
+    LOGIN_FAILED = "login_failed", "Failed login"
+    LOGOUT = "logout", "Logout"
+    LOCKOUT = "lockout", "Lockout"
+    PERMISSION_DENIED = "permission_denied", "Permission denied"
+    TOKEN_ISSUED = "token_issued", "Token issued"
+    TOKEN_REVOKED = "token_revoked", "Token revoked"
+    ADMIN_ADD = "admin_add", "Admin add"
+    ADMIN_CHANGE = "admin_change", "Admin change"
+    ADMIN_DELETE = "admin_delete", "Admin delete"

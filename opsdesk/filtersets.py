@@ -8,7 +8,7 @@ class ServiceFilterSet(django_filters.FilterSet):
 
     class Meta:
         model = Service
-        fields = ["name", "slug", "criticality", "owner_team"]
+        fields = ["name", "slug", "criticality", "owner_team", "active"]
 
 
 class TeamFilterSet(django_filters.FilterSet):
@@ -16,4 +16,4 @@ class TeamFilterSet(django_filters.FilterSet):
 
     class Meta:
         model = Team
-        fields = ["name", "members"]
+        fields = ["name", "members", "active"]

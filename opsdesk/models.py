@@ -8,7 +8,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.utils import timezone
 
-from .choices import Criticality, NotificationChannel, NotificationQueue, NotificationStatus
+from .choices import AuditKind, Criticality, NotificationChannel, NotificationQueue, NotificationStatus
 from .exceptions import AppendOnlyError
 
 
@@ -47,6 +47,9 @@ class Team(models.Model):
     )
     email = models.EmailField(blank=True)
     webhook_url = models.URLField(blank=True, help_text="Optional chat webhook (JSON POST).")
+    active = models.BooleanField(
+        default=True, help_text="Archived teams (not active) keep their history but leave every choice list."
+    )
 
     class Meta:
         ordering = ["name"]
@@ -71,6 +74,9 @@ class Service(models.Model):
         blank=True,
         validators=[validate_email_list],
         help_text="Comma-separated addresses that receive stakeholder status updates of its incidents.",
+    )
+    active = models.BooleanField(
+        default=True, help_text="Archived services (not active) keep their history but leave every choice list."
     )
 
     class Meta:
@@ -181,3 +187,27 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} to {self.recipient}: {self.subject}"
+
+
+class AuditEvent(AppendOnlyModel):
+    """One security-relevant event (§6, append-only): a login, a failed login, a logout, a lockout,
+    a permission denial, an API or feed token issued or revoked, an add, change or delete in the admin."""
+
+    kind = models.CharField(max_length=20, choices=AuditKind.choices, db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        help_text="Who did it (empty: anonymous, or a username that does not exist).",
+    )
+    username = models.CharField(max_length=150, blank=True, help_text="The name given, also when it matches nobody.")
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    method = models.CharField(max_length=10, blank=True)
+    path = models.CharField(max_length=500, blank=True)
+    time = models.DateTimeField(default=timezone.now, db_index=True)
+    object_repr = models.CharField(max_length=200, blank=True, help_text="The token or admin object concerned.")
+    detail = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-time", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.username or '-'} {self.method} {self.path}".strip()

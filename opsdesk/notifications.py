@@ -1,24 +1,34 @@
 """The notification outbox: write rows in the event's transaction, deliver after commit.
 
-A broker outage at commit time leaves the row pending; the retry sweep
-(``opsdesk.retry_notifications``) picks it up later. Delivery locks the row
-and skips it once sent, so a redelivered task never sends twice.
+After commit the rows' ids go to a background publisher thread: no request waits
+on the broker. A broker outage leaves the rows pending; the retry sweep
+(``opsdesk.retry_notifications``) picks them up later. Delivery locks the row,
+commits a ``sending`` mark with the attempt counted, sends with the row's stable
+message id, then commits ``sent`` or ``failed``; a sent or in-flight row is
+skipped, so a redelivered task never sends twice. docs/RELIABILITY.md states
+the guarantee exactly.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
+import queue as stdlib_queue
+import threading
+import time
 import urllib.request
+from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
+from urllib.parse import urlparse
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
-from django.core.mail import send_mail
+from django.core.mail import EmailMessage
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
@@ -31,6 +41,11 @@ log = logging.getLogger(__name__)
 # retry sweep considers it lost.
 FIRST_RETRY_AFTER = timedelta(minutes=1)
 WEBHOOK_TIMEOUT_SECONDS = 10
+# How long a ``sending`` mark holds the row: longer than any send can take (SMTP and
+# webhook timeouts), so only a dead worker's row outlives it.
+SENDING_LEASE = timedelta(minutes=5)
+# Ids per published delivery task: a team's notifications of one event in one message.
+DELIVERY_BATCH = 25
 
 
 _muted: ContextVar[bool] = ContextVar("opsdesk_notifications_muted", default=False)
@@ -107,21 +122,112 @@ def notify(
         else:
             row.save()
         created.append(row)
-    for row in created:
-        transaction.on_commit(lambda pk=row.pk, q=row.queue: enqueue_delivery(pk, q))
+    if created:
+        # One hand-over per call, none per row: the request does no broker I/O at all.
+        transaction.on_commit(lambda rows=[(r.pk, r.queue) for r in created]: _after_commit(rows))
     return created
 
 
-def enqueue_delivery(notification_id: int, queue: str) -> bool:
-    """Publish the delivery task; on a broker outage log it and leave the row to the sweep."""
-    from .tasks import deliver_notification
+def message_id(notification: Notification) -> str:
+    """The row's stable id, the same at every attempt: email ``Message-ID``, webhook ``Idempotency-Key``.
 
-    try:
-        deliver_notification.apply_async(args=[notification_id], queue=queue)
-    except Exception as exc:  # noqa: BLE001 - any broker failure: the sweep retries
-        log.warning("Broker unavailable, notification %s stays pending: %s", notification_id, exc)
-        return False
-    return True
+    A receiver that has seen this id drops the message, so a retry after a worker
+    died between the send and its commit is recognisable as the same message.
+    """
+    host = urlparse(settings.OPSDESK_BASE_URL).hostname or "opsdesk.invalid"
+    return f"<opsdesk.notification.{notification.pk}@{host}>"
+
+
+def publish(rows: Iterable[tuple[int, str]]) -> int:
+    """Publish delivery tasks for ``(id, queue)`` pairs: one message per queue and batch of ids.
+
+    Stops at the first broker failure and leaves the rest pending for the retry
+    sweep; returns how many rows were queued.
+    """
+    from .tasks import deliver_notifications
+
+    by_queue: dict[str, list[int]] = defaultdict(list)
+    for pk, queue in rows:
+        by_queue[queue].append(pk)
+    queued = 0
+    for queue in sorted(by_queue, key=lambda q: q != NotificationQueue.HIGH):
+        ids = by_queue[queue]
+        for batch in (ids[i:i + DELIVERY_BATCH] for i in range(0, len(ids), DELIVERY_BATCH)):
+            try:
+                deliver_notifications.apply_async(args=[list(batch)], queue=queue)
+            except Exception as exc:  # noqa: BLE001 - any broker failure: the sweep retries
+                log.warning("Broker unavailable, %s notification(s) stay pending: %s",
+                            sum(map(len, by_queue.values())) - queued, exc)
+                return queued
+            queued += len(batch)
+    return queued
+
+
+def enqueue_delivery(notification_id: int, queue: str) -> bool:
+    """Publish one row's delivery now (admin "retry"); False when the broker is down."""
+    return publish([(notification_id, queue)]) == 1
+
+
+class _Publisher:
+    """A background thread that publishes committed rows, so no request waits on the broker.
+
+    Requests hand over ids and return at once; the thread drains everything handed
+    over since its last round and publishes it in one go (one message per queue).
+    Whatever it cannot publish (broker down, process killed) is left pending and the
+    retry sweep delivers it.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._queue: stdlib_queue.Queue[list[tuple[int, str]]] = stdlib_queue.Queue()
+        self._pid: int | None = None
+
+    def submit(self, rows: list[tuple[int, str]]) -> None:
+        self._ensure_thread()
+        self._queue.put(rows)
+
+    def _ensure_thread(self) -> None:
+        with self._lock:
+            if self._pid != os.getpid():  # first use, or a forked child: the parent's thread is not here
+                self._queue = stdlib_queue.Queue()
+                threading.Thread(target=self._run, name="opsdesk-outbox-publisher", daemon=True).start()
+                self._pid = os.getpid()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until everything handed over has been published (or given up); False on timeout."""
+        deadline = time.monotonic() + timeout
+        while self._queue.unfinished_tasks and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return not self._queue.unfinished_tasks
+
+    def _run(self) -> None:
+        while True:
+            batches = [self._queue.get()]
+            while True:
+                try:
+                    batches.append(self._queue.get_nowait())
+                except stdlib_queue.Empty:
+                    break
+            rows = [row for batch in batches for row in batch]
+            try:
+                publish(rows)
+            except Exception:  # the thread must outlive any surprise; the sweep has the rows
+                log.exception("Publishing %s notification(s) failed", len(rows))
+            finally:
+                for _ in batches:
+                    self._queue.task_done()
+
+
+_publisher = _Publisher()
+
+
+def _after_commit(rows: list[tuple[int, str]]) -> None:
+    from .celery import app
+
+    if app.conf.task_always_eager:
+        publish(rows)  # tests run tasks inline, in the caller's thread and database connection
+    else:
+        _publisher.submit(rows)
 
 
 def backoff(attempts: int) -> timedelta:
@@ -131,20 +237,21 @@ def backoff(attempts: int) -> timedelta:
 
 def send(notification: Notification) -> None:
     """Send through the row's channel; raises on failure."""
+    stable_id = message_id(notification)
     if notification.channel == NotificationChannel.EMAIL:
-        send_mail(
+        EmailMessage(
             notification.subject,
             notification.body,
             settings.DEFAULT_FROM_EMAIL,
             [notification.recipient],
-            fail_silently=False,
-        )
+            headers={"Message-ID": stable_id},
+        ).send(fail_silently=False)
     elif notification.channel == NotificationChannel.WEBHOOK:
         payload = json.dumps({"text": f"{notification.subject}\n{notification.body}"}).encode()
         request = urllib.request.Request(  # noqa: S310 - URL is an admin-configured webhook
             notification.recipient,
             data=payload,
-            headers={"Content-Type": "application/json"},
+            headers={"Content-Type": "application/json", "Idempotency-Key": stable_id.strip("<>")},
             method="POST",
         )
         with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT_SECONDS) as response:  # noqa: S310
@@ -155,7 +262,42 @@ def send(notification: Notification) -> None:
 
 
 def deliver(notification_id: int) -> str:
-    """Deliver one row exactly once: lock it, skip it if already sent, send, record."""
+    """Deliver one row: commit the ``sending`` mark (attempt counted), send, commit the outcome.
+
+    A row already sent is skipped; a row marked ``sending`` belongs to another
+    attempt (or to a worker that died mid-send) and is skipped too: the retry
+    sweep takes it back once its lease has passed (``recover_interrupted``).
+    """
+    claimed = _claim(notification_id)
+    if isinstance(claimed, str):
+        return claimed
+    row = claimed
+    try:
+        send(row)
+    except Exception as exc:  # noqa: BLE001 - any channel failure is recorded and retried
+        now = timezone.now()
+        Notification.objects.filter(pk=row.pk, status=NotificationStatus.SENDING, attempts=row.attempts).update(
+            status=NotificationStatus.FAILED, last_error=f"{type(exc).__name__}: {exc}"[:2000],
+            next_attempt_at=now + backoff(row.attempts), updated_at=now,
+        )
+        return "failed"
+    now = timezone.now()
+    Notification.objects.filter(pk=row.pk).exclude(status=NotificationStatus.SENT).update(
+        status=NotificationStatus.SENT, sent_at=now, last_error="", updated_at=now,
+    )
+    return "sent"
+
+
+def deliver_many(notification_ids: Iterable[int]) -> dict[str, int]:
+    """Deliver rows one after the other, each with its own marks; counts per outcome."""
+    outcomes: dict[str, int] = defaultdict(int)
+    for pk in notification_ids:
+        outcomes[deliver(pk)] += 1
+    return dict(outcomes)
+
+
+def _claim(notification_id: int) -> Notification | str:
+    """Lock the row and commit its ``sending`` mark, or say why it is not ours to send."""
     with transaction.atomic():
         row = (
             Notification.objects.select_for_update(skip_locked=True)
@@ -166,21 +308,27 @@ def deliver(notification_id: int) -> str:
             return "locked-or-missing"
         if row.status == NotificationStatus.SENT:
             return "already-sent"
-        now = timezone.now()
+        if row.status == NotificationStatus.SENDING:
+            return "in-flight"
+        row.status = NotificationStatus.SENDING
         row.attempts += 1
-        try:
-            send(row)
-        except Exception as exc:  # noqa: BLE001 - any channel failure is recorded and retried
-            row.status = NotificationStatus.FAILED
-            row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-            row.next_attempt_at = now + backoff(row.attempts)
-            row.save(update_fields=["status", "attempts", "last_error", "next_attempt_at", "updated_at"])
-            return "failed"
-        row.status = NotificationStatus.SENT
-        row.sent_at = now
-        row.last_error = ""
-        row.save(update_fields=["status", "attempts", "last_error", "sent_at", "updated_at"])
-        return "sent"
+        row.next_attempt_at = timezone.now() + SENDING_LEASE
+        row.save(update_fields=["status", "attempts", "next_attempt_at", "updated_at"])
+    return row
+
+
+def recover_interrupted(now=None) -> int:
+    """Rows still ``sending`` after their lease: the attempt died mid-send. Mark them failed, due now.
+
+    Whether the channel got the message is unknown; the retry carries the same
+    message id, so the receiver can tell it is the same message.
+    """
+    now = now or timezone.now()
+    return Notification.objects.filter(status=NotificationStatus.SENDING, next_attempt_at__lte=now).update(
+        status=NotificationStatus.FAILED, next_attempt_at=now, updated_at=now,
+        last_error="Interrupted: the worker stopped after the sending mark, before the outcome was recorded; "
+                   "retried with the same message id.",
+    )
 
 
 def due_for_retry(now=None) -> models.QuerySet[Notification]:
@@ -194,12 +342,10 @@ def due_for_retry(now=None) -> models.QuerySet[Notification]:
 
 
 def retry_due(now=None, limit: int = 500) -> int:
-    """Re-queue due rows (the periodic sweep); returns how many were queued."""
+    """The periodic sweep: take back interrupted rows, re-queue due ones; returns how many were queued."""
     now = now or timezone.now()
-    queued = 0
-    for pk, queue in due_for_retry(now).values_list("pk", "queue")[:limit]:
-        # Push the next look at this row past its own task's run, so the sweep does not re-queue it every minute.
-        Notification.objects.filter(pk=pk).update(next_attempt_at=now + FIRST_RETRY_AFTER)
-        if enqueue_delivery(pk, queue):
-            queued += 1
-    return queued
+    recover_interrupted(now)
+    rows = list(due_for_retry(now).order_by("next_attempt_at", "pk").values_list("pk", "queue")[:limit])
+    # Push the next look at these rows past their tasks' run, so the sweep does not re-queue them every minute.
+    Notification.objects.filter(pk__in=[pk for pk, _ in rows]).update(next_attempt_at=now + FIRST_RETRY_AFTER)
+    return publish(rows)

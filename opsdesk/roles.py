@@ -23,6 +23,7 @@ _READ = [
     "incidents.view_incidentstep",
     "incidents.view_actionitem",
     "incidents.view_statusupdate",
+    "incidents.view_satisfactionsurvey",
     "changes.view_changerequest",
     "changes.view_changeapproval",
     "changes.view_changefreeze",
@@ -53,6 +54,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         # The incident process (§2.1): work the checklist, keep people informed.
         "incidents.change_incidentstep",
         "incidents.add_statusupdate",
+        "desk.add_attachment",
     ],
     Role.INCIDENT_MANAGERS: [
         *_READ,
@@ -84,6 +86,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "incidents.declare_major_incident",
         "incidents.add_statusupdate",
         "incidents.change_processtemplate",
+        # Attachments: add them, and remove other people's on incidents.
+        "desk.add_attachment",
+        "desk.delete_attachment",
     ],
     Role.CHANGE_MANAGERS: [
         *_READ,
@@ -106,6 +111,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "changes.delete_maintenancewindow",
         "changes.add_cabmeeting",
         "changes.change_cabmeeting",
+        # Attachments: add them, and remove other people's on changes.
+        "desk.add_attachment",
+        "desk.delete_attachment",
     ],
     Role.TECH_LEADS: _APPROVER,
     Role.PRODUCT_OWNERS: _APPROVER,

@@ -2,7 +2,24 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Q
+from collections.abc import Iterable
+
+from django.db.models import Count, Q, QuerySet
+
+
+def active_services(keep: Iterable[int] = ()) -> QuerySet:
+    """Services to choose from: the active ones, plus ``keep`` (what a record already points at,
+    so that editing it never drops an archived service)."""
+    from .models import Service
+
+    return Service.objects.filter(Q(active=True) | Q(pk__in=[pk for pk in keep if pk])).order_by("name")
+
+
+def active_teams(keep: Iterable[int] = ()) -> QuerySet:
+    """Teams to choose from: the active ones, plus ``keep`` (see ``active_services``)."""
+    from .models import Team
+
+    return Team.objects.filter(Q(active=True) | Q(pk__in=[pk for pk in keep if pk])).order_by("name")
 
 
 def desk_summary() -> dict[str, int]:

@@ -33,6 +33,21 @@ def healthz(request):
     )
 
 
+def server_error(request):
+    """500, except while the database is unreachable (an error raised outside a view, e.g. when
+    the session is saved): then the same 503 with ``Retry-After`` as the middleware's."""
+    import sys
+
+    from django.views.defaults import server_error as default_server_error
+
+    from .middleware import DATABASE_ERRORS, database_unavailable
+
+    exc = sys.exc_info()[1]
+    if isinstance(exc, DATABASE_ERRORS):
+        return database_unavailable(request, exc)
+    return default_server_error(request)
+
+
 def permission_denied(request, exception=None):
     """A clear 403 page that says what was refused."""
     message = str(exception) if exception and str(exception) else None

@@ -12,12 +12,14 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import Exists, OuterRef, Value
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import NoReverseMatch, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from opsdesk.confidentiality import hidden_incidents, sees_all_incidents
 from opsdesk.exceptions import ConcurrentUpdate, DomainValidationError, TransitionNotAllowed
 from opsdesk.workflow import transition_refusal
 
@@ -136,6 +138,8 @@ class DeploymentInline(admin.TabularInline):
     def incident_link(self, deployment):
         if not deployment.incident_id:
             return "—"
+        if deployment.incident.confidential:
+            return "a confidential incident"  # the inline has no request to ask who may see it (§6)
         try:
             url = reverse("admin:incidents_incident_change", args=[deployment.incident_id])
         except NoReverseMatch:
@@ -327,13 +331,29 @@ class DeploymentAdminForm(forms.ModelForm):
 class DeploymentAdmin(admin.ModelAdmin):
     """Deployments; a running one is finished here (status and finish time) via the service."""
 
-    list_display = ["release", "environment", "status", "started_at", "finished_at", "deployed_by", "incident"]
+    list_display = ["release", "environment", "status", "started_at", "finished_at", "deployed_by", "incident_named"]
     list_filter = ["status", "environment"]
     search_fields = ["release__number", "release__name", "environment"]
     list_select_related = ["release", "deployed_by", "incident"]
     form = DeploymentAdminForm
-    fields = ["release", "environment", "started_at", "status", "finished_at", "deployed_by", "incident"]
-    readonly_fields = ["release", "environment", "started_at", "deployed_by", "incident"]
+    fields = ["release", "environment", "started_at", "status", "finished_at", "deployed_by", "incident_named"]
+    readonly_fields = ["release", "environment", "started_at", "deployed_by", "incident_named"]
+
+    @admin.display(description="Incident")
+    def incident_named(self, deployment):
+        """The incident it opened; a confidential one the user may not see is not named (§6)."""
+        if deployment.incident_id is None:
+            return "—"
+        if getattr(deployment, "incident_hidden", True):
+            return "a confidential incident"
+        return deployment.incident.number
+
+    def get_queryset(self, request):
+        rows = super().get_queryset(request)
+        if sees_all_incidents(request.user):
+            return rows.annotate(incident_hidden=Value(False))
+        hidden = hidden_incidents(request.user).filter(pk=OuterRef("incident_id"))
+        return rows.annotate(incident_hidden=Exists(hidden))
 
     def has_add_permission(self, request):
         return False  # recorded on the release

@@ -5,9 +5,9 @@ from __future__ import annotations
 import django_filters
 from django import forms
 from django.contrib.auth import get_user_model
-from django.db.models import Q
 
 from opsdesk.models import Service
+from opsdesk.search import text_search
 
 from .choices import ReleaseState
 from .models import Release
@@ -16,7 +16,7 @@ from .models import Release
 class ReleaseFilterSet(django_filters.FilterSet):
     """Filters of the release list: ``state`` (repeatable), ``service``, ``release_manager``,
     ``planned_after`` / ``planned_before`` (inclusive, on ``planned_date``) and ``q``
-    (number, name or version contains)."""
+    (every word in the number, name or version)."""
 
     q = django_filters.CharFilter(method="search", label="Search")
     state = django_filters.MultipleChoiceFilter(
@@ -42,9 +42,6 @@ class ReleaseFilterSet(django_filters.FilterSet):
         fields = ["q", "state", "service", "release_manager", "planned_after", "planned_before"]
 
     def search(self, queryset, name, value):
-        value = value.strip()
-        if not value:
-            return queryset
-        return queryset.filter(
-            Q(number__icontains=value) | Q(name__icontains=value) | Q(version__icontains=value)
-        )
+        """Every word in the number, name or version (``opsdesk.search``)."""
+        return text_search(queryset, value, fields=Release.SEARCH_FIELDS, title_field="name",
+                           number_prefix=Release.NUMBER_PREFIX)

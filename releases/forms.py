@@ -7,7 +7,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 
 from opsdesk.choices import Role
-from opsdesk.models import Service
+from opsdesk.selectors import active_services
 
 from .choices import CheckKind, DeliverableKind, DeploymentStatus
 
@@ -35,7 +35,7 @@ class ReleaseForm(forms.Form):
     name = forms.CharField(max_length=200)
     version = forms.CharField(max_length=50, required=False)
     services = forms.ModelMultipleChoiceField(
-        queryset=Service.objects.order_by("name"), widget=forms.SelectMultiple(attrs={"size": 6})
+        queryset=active_services(), widget=forms.SelectMultiple(attrs={"size": 6})
     )
     release_manager = forms.ModelChoiceField(queryset=None, required=False)
     planned_date = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
@@ -43,6 +43,8 @@ class ReleaseForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["release_manager"].queryset = release_managers()
+        current = (self.initial or {}).get("services") or []
+        self.fields["services"].queryset = active_services(keep=[getattr(s, "pk", s) for s in current])
         self.fields["release_manager"].label_from_instance = lambda u: u.get_full_name() or u.username
 
 

@@ -8,6 +8,7 @@ from django.utils import timezone
 from django_fsm import FSMField, transition
 
 from opsdesk import events
+from opsdesk.search import search_index
 from opsdesk.workflow import WorkflowModel
 
 from .choices import CheckKind, DeliverableKind, DeploymentStatus, ReleaseState
@@ -17,6 +18,7 @@ class Release(WorkflowModel):
     """A bundle of changes shipped together through the phase gates."""
 
     NUMBER_PREFIX = "REL"
+    SEARCH_FIELDS = ("number", "name", "version")  # the word search (opsdesk.search)
     TRANSITIONED_EVENT = events.ReleaseTransitioned
     State = ReleaseState
 
@@ -43,6 +45,7 @@ class Release(WorkflowModel):
     class Meta:
         ordering = ["-created_at", "-id"]
         permissions = [("move_release", "Can move releases through their gates")]
+        indexes = [search_index("number", "name", "version", name="release_search")]
 
     def get_absolute_url(self) -> str:
         from django.urls import reverse

@@ -64,7 +64,7 @@ class AutomationRuleSerializer(serializers.ModelSerializer):
     params_schema = serializers.SerializerMethodField()
     params = serializers.JSONField(required=False, help_text="Checked against params_schema; defaults fill gaps.")
     enabled = serializers.BooleanField(required=False)
-    updated_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    updated_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = AutomationRule

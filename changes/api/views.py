@@ -86,11 +86,13 @@ class ChangeRequestViewSet(_ChangeRequestWorkflowViewSet):
     def reject(self, request, pk=None):
         return self._decide(request, services.change_reject)
 
-    @extend_schema(responses={200: ChangeApprovalSerializer(many=True)}, summary="The board's decisions")
-    @action(detail=True, methods=["get"], url_path="approvals", url_name="approvals")
+    @extend_schema(responses={200: ChangeApprovalSerializer(many=True)}, summary="The board's decisions",
+                   description="Paginated like every list (`?page=`, `?page_size=`), in decision order.")
+    @action(detail=True, methods=["get"], url_path="approvals", url_name="approvals", filter_backends=[])
     def approvals(self, request, pk=None):
         change = self.get_object()
-        return Response(ChangeApprovalSerializer(change.approvals.select_related("approver"), many=True).data)
+        page = self.paginate_queryset(change.approvals.select_related("approver").order_by("decided_at", "id"))
+        return self.get_paginated_response(ChangeApprovalSerializer(page, many=True).data)
 
 
 class ICalendarRenderer(renderers.BaseRenderer):

@@ -20,6 +20,7 @@ from django.utils import timezone
 from opsdesk import events
 from opsdesk.exceptions import DomainValidationError, TransitionNotAllowed
 from opsdesk.notifications import email, notify
+from opsdesk.services import refuse_archived
 from opsdesk.templatetags.opsdesk_format import format_when
 from opsdesk.workflow import actor_id, apply_transition, log_transition, transition_refusal
 
@@ -197,6 +198,7 @@ def change_create(
     for bad input.
     """
     _check_user(by, "changes.add_changerequest", "You may not create changes.")
+    refuse_archived(services=list(fields.get("services") or []), implementer=fields.get("implementer"))
     at = at or timezone.now()
     fields.setdefault("services", [])
     change = ChangeRequest(

@@ -16,6 +16,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
+from opsdesk import audit
 from opsdesk.exceptions import DomainValidationError, TransitionNotAllowed
 
 from ..models import CalendarFeedToken
@@ -46,6 +47,7 @@ def feed_token_issue(*, user, by, name: str = "", at=None) -> tuple[CalendarFeed
     token = CalendarFeedToken.objects.create(
         user=user, name=name, key_hash=_hash(plain), prefix=plain[:8], created_at=at or timezone.now()
     )
+    audit.feed_token_issued(token, by=by)
     return token, plain
 
 
@@ -59,6 +61,7 @@ def feed_token_revoke(*, token: CalendarFeedToken, by, at=None) -> CalendarFeedT
         raise TransitionNotAllowed(f"The feed token “{locked.name}” is already revoked.")
     locked.revoked_at = at or timezone.now()
     locked.save(update_fields=["revoked_at"])
+    audit.feed_token_revoked(locked, by=by)
     return locked
 
 

@@ -32,6 +32,16 @@ class SeverityField(serializers.ChoiceField):
         super().__init__(choices=Severity.choices, **kwargs)
 
 
+class CancelReasonOutputField(serializers.ChoiceField):
+    """``null`` for an incident that was not cancelled: ``""`` is not a value of the enum."""
+
+    def __init__(self, **kwargs):
+        super().__init__(choices=CancelReason.choices, allow_null=True, read_only=True, **kwargs)
+
+    def to_representation(self, value):
+        return value or None
+
+
 SLA_STATUSES = SLAStatus.values
 
 
@@ -114,6 +124,7 @@ class IncidentSerializer(serializers.ModelSerializer):
     """An incident with its SLA state and the transitions the requesting user may take."""
 
     severity = SeverityField()
+    cancel_reason = CancelReasonOutputField()
     available_transitions = AvailableTransitionsField()
     sla = serializers.SerializerMethodField()
 
@@ -263,7 +274,7 @@ class EscalateInput(serializers.Serializer):
 class IncidentNoteSerializer(serializers.ModelSerializer):
     """A work note on the incident's timeline."""
 
-    author = serializers.StringRelatedField()
+    author = serializers.StringRelatedField(allow_null=True)  # null: a note the system wrote
 
     class Meta:
         model = IncidentNote
@@ -349,7 +360,7 @@ class ActionItemSerializer(serializers.ModelSerializer):
     """An action item of the post-incident review."""
 
     state = serializers.ChoiceField(choices=ActionItemState.choices, read_only=True)
-    change_number = serializers.CharField(source="change.number", read_only=True, default=None)
+    change_number = serializers.CharField(source="change.number", read_only=True, default=None, allow_null=True)
     overdue = serializers.SerializerMethodField()
 
     class Meta:

@@ -90,12 +90,13 @@ class MetricsAPIView(APIView):
         query.is_valid(raise_exception=True)
         return query
 
-    def handle_exception(self, exc):
-        response = super().handle_exception(exc)
-        if isinstance(getattr(self.request, "accepted_renderer", None), MetricsCSVRenderer):
-            self.request.accepted_renderer = JSONRenderer()
-            self.request.accepted_media_type = JSONRenderer.media_type
-        return response
+    def finalize_response(self, request, response, *args, **kwargs):
+        # Only a metrics answer has CSV rows; errors and OPTIONS (the view's description) answer in JSON.
+        csv_asked = isinstance(getattr(request, "accepted_renderer", None), MetricsCSVRenderer)
+        if csv_asked and (request.method not in ("GET", "HEAD") or response.status_code != 200):
+            request.accepted_renderer = JSONRenderer()
+            request.accepted_media_type = JSONRenderer.media_type
+        return super().finalize_response(request, response, *args, **kwargs)
 
     def csv_response(self, response: Response, name: str) -> Response:
         if isinstance(getattr(self.request, "accepted_renderer", None), MetricsCSVRenderer):

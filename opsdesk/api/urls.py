@@ -16,5 +16,6 @@ urlpatterns = [
     path("", include("metrics.api.urls")),
     path("", include("automation.api.urls")),
     path("", include("alerts.api.urls")),
+    path("", include("desk.api.urls")),
     path("", include(router.urls)),
 ]

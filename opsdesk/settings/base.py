@@ -39,6 +39,8 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "django_tables2",
     "django_htmx",
+    "axes",
+    "csp",
     "opsdesk",
     "incidents",
     "changes",
@@ -46,19 +48,62 @@ INSTALLED_APPS = [
     "metrics",
     "alerts",
     "automation",
+    "desk",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # 413 for an oversized body, 503 + Retry-After while the database is unreachable.
+    "opsdesk.middleware.RequestLimitsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Every 403 into the audit log, logged once (opsdesk/audit.py).
+    "opsdesk.audit.AuditMiddleware",
+    # Lockout after repeated failed logins (django-axes): last, as its documentation asks.
+    "axes.middleware.AxesMiddleware",
 ]
+
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses a locked-out user and address before the password check
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+# Login lockout (§6): 5 failures lock that username from that address for 15 minutes.
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_VERBOSE = False
+# Behind a proxy, the client's address is the last of X-Forwarded-For that many hops back.
+AXES_IPWARE_PROXY_COUNT = env.int("AXES_IPWARE_PROXY_COUNT", default=0) or None
+AXES_IPWARE_META_PRECEDENCE_ORDER = (
+    ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if AXES_IPWARE_PROXY_COUNT else ["REMOTE_ADDR"]
+)
+
+# Content-Security-Policy (django-csp): everything from OpsDesk itself, no inline script.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        # Inline style attributes (progress bars, admin layout) are allowed; inline script never is.
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
 
 ROOT_URLCONF = "opsdesk.urls"
 WSGI_APPLICATION = "opsdesk.wsgi.application"
@@ -75,6 +120,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "opsdesk.context_processors.navigation",
                 "incidents.context_processors.major_incidents",
+                "changes.context_processors.awaiting_approval",
             ],
             "builtins": ["opsdesk.templatetags.opsdesk_format"],
         },
@@ -85,6 +131,10 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+# Persistent connections (seconds; 0 closes after each request). Django reads it per database,
+# not as a top-level setting. Health checks replace a connection that died (database restart).
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Web server, worker and beat share the file: wait for locks instead of failing.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
@@ -129,6 +179,9 @@ DJANGO_TABLES2_TEMPLATE = "django_tables2/bootstrap5.html"
 
 # Email: Django's backend; SMTP configured from the environment.
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", default=str(VAR_DIR / "mail"))  # for the filebased backend
+# A send must end well within the outbox's sending lease (opsdesk.notifications.SENDING_LEASE).
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
 EMAIL_HOST = env("EMAIL_HOST", default="localhost")
 EMAIL_PORT = env.int("EMAIL_PORT", default=25)
 EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
@@ -138,6 +191,9 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="opsdesk@localhost")
 OPSDESK_BASE_URL = env("OPSDESK_BASE_URL", default="http://127.0.0.1:8000")
 
 # Celery: the filesystem broker needs no server; CELERY_BROKER_URL=redis://… for production.
+# Socket timeouts bound every broker call: a hung broker (accepting, never answering)
+# fails a publish in seconds instead of blocking the publishing thread for good.
+REDIS_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "socket_connect_timeout": 2, "socket_timeout": 10}
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")
 if CELERY_BROKER_URL == "filesystem://":
     _broker_dir = VAR_DIR / "celery" / "broker"
@@ -150,10 +206,11 @@ if CELERY_BROKER_URL == "filesystem://":
         "store_processed": False,
     }
 else:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    CELERY_BROKER_TRANSPORT_OPTIONS = REDIS_BROKER_TRANSPORT_OPTIONS
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Publishing must fail fast when the broker is down: the outbox keeps the row
-# and the retry sweep delivers it later.
+# and the retry sweep delivers it later. Workers override the retry settings
+# (opsdesk/celery.py): they wait for the broker for ever.
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_CONNECTION_MAX_RETRIES = 0
 CELERY_TASK_PUBLISH_RETRY = False
@@ -251,9 +308,33 @@ OPSDESK_NOTIFICATION_MAX_ATTEMPTS = env.int("OPSDESK_NOTIFICATION_MAX_ATTEMPTS",
 OPSDESK_STATUS_UPDATE_MINUTES = env.int("OPSDESK_STATUS_UPDATE_MINUTES", default=30)
 OPSDESK_LIVE_POLL_SECONDS = env.int("OPSDESK_LIVE_POLL_SECONDS", default=15)  # the incident page polls its live parts
 
+# Satisfaction survey (§5): days a survey link stays valid.
+OPSDESK_SURVEY_MAX_AGE_DAYS = env.int("OPSDESK_SURVEY_MAX_AGE_DAYS", default=14)
+
+# Insights (§5): the fewest items behind a figure in each period for a difference to count, and
+# the smallest change that is news (relative for durations, counts and scores; points for rates).
+OPSDESK_INSIGHT_MIN_SAMPLE = env.int("OPSDESK_INSIGHT_MIN_SAMPLE", default=5)
+OPSDESK_INSIGHT_MIN_CHANGE = env.float("OPSDESK_INSIGHT_MIN_CHANGE", default=0.2)
+OPSDESK_INSIGHT_MIN_RATE_POINTS = env.float("OPSDESK_INSIGHT_MIN_RATE_POINTS", default=0.1)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    # A 403 is logged once, in one line, by opsdesk.audit (not with a traceback by django.request).
+    "filters": {"skip_forbidden": {"()": "opsdesk.log_filters.SkipForbidden"}},
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+    "loggers": {"django.request": {"filters": ["skip_forbidden"]}},
 }
+
+# Attachments on incidents and changes: stored through the default storage (``STORAGES``,
+# files under MEDIA_ROOT unless production configures S3), served only through the
+# permission-checked download view, never from MEDIA_URL.
+MEDIA_ROOT = env.path("OPSDESK_MEDIA_ROOT", default=VAR_DIR / "media")
+MEDIA_URL = "/media-not-served/"
+OPSDESK_ATTACHMENT_MAX_BYTES = env.int("OPSDESK_ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024)
+OPSDESK_ATTACHMENT_TYPES = env.list("OPSDESK_ATTACHMENT_TYPES", default=[
+    "image/png", "image/jpeg", "image/gif", "image/webp",
+    "text/plain", "text/csv", "application/json", "application/pdf",
+    "application/zip", "application/gzip", "application/x-gzip", "application/x-tar",
+])

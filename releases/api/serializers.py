@@ -7,7 +7,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from opsdesk.api.workflow import AvailableTransitionsField
-from opsdesk.models import Service
+from opsdesk.datetimes import OffsetDateTimeField
+from opsdesk.selectors import active_services
 
 from ..choices import CheckKind, DeliverableKind, DeploymentStatus
 from ..gates import gate_status
@@ -37,7 +38,7 @@ class GatesField(serializers.Field):
 class ReleaseSerializer(serializers.ModelSerializer):
     """A release. ``state`` moves only through the transition actions."""
 
-    services = serializers.PrimaryKeyRelatedField(many=True, queryset=Service.objects.all(), allow_empty=False)
+    services = serializers.PrimaryKeyRelatedField(many=True, queryset=active_services(), allow_empty=False)
     release_manager = serializers.PrimaryKeyRelatedField(
         queryset=get_user_model().objects.all(), allow_null=True, required=False,
         help_text="An active Release Manager (defaults to the caller when they are one).",
@@ -84,7 +85,7 @@ class DeploymentSerializer(serializers.ModelSerializer):
 
 class DeploymentUpdateSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=DeploymentStatus.choices)
-    finished_at = serializers.DateTimeField(required=False, allow_null=True, help_text="Default: now.")
+    finished_at = OffsetDateTimeField(required=False, allow_null=True, help_text="Default: now.")
 
 
 class CheckSerializer(serializers.ModelSerializer):

@@ -8,6 +8,12 @@
       event.preventDefault();
     }
   });
+  // <select data-submit-on-change>: submit its form when the choice changes (no inline handler).
+  document.addEventListener("change", function (event) {
+    if (event.target.matches && event.target.matches("[data-submit-on-change]") && event.target.form) {
+      event.target.form.submit();
+    }
+  });
   // <input data-select-on-focus>: select the whole value (a URL to copy).
   document.addEventListener("focusin", function (event) {
     if (event.target.matches && event.target.matches("[data-select-on-focus]")) {

@@ -121,3 +121,10 @@ def test_the_run_list_makes_a_constant_number_of_queries(api_client, incident_ma
         incident_services.incident_create(by=None, service=service, title="x", severity="low")
     with django_assert_max_num_queries(len(few)):
         assert client.get(RUNS).json()["count"] == 10
+
+
+def test_a_rule_nobody_changed_has_no_updated_by_and_the_schema_allows_it(api_client, api_reader):
+    rules = api_client(api_reader).get(RULES).json()
+    assert any(rule["updated_by"] is None for rule in rules)
+    schema = api_client(api_reader).get("/api/schema/", {"format": "json"}).json()
+    assert schema["components"]["schemas"]["AutomationRule"]["properties"]["updated_by"]["nullable"] is True

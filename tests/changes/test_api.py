@@ -115,7 +115,9 @@ def test_submit_and_board_approval_flow(api_client, change_manager, make_change,
     assert approved_events == [change.pk]
     nested = api_client(change_manager).get(detail(change, "approvals/"))
     assert nested.status_code == 200
-    assert [a["approver_username"] for a in nested.json()] == ["tech", "po", "ops"]
+    # Paginated, as the schema says (it was a bare list).
+    assert nested.json()["count"] == 3
+    assert [a["approver_username"] for a in nested.json()["results"]] == ["tech", "po", "ops"]
 
 
 def test_submit_in_freeze_is_400(api_client, change_manager, make_change):

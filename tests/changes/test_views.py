@@ -577,8 +577,9 @@ def test_list_query_count_is_constant(cm_client, make_change, board, submitted_c
         services.change_approve(change=change, by=board["technical"])
     assert measure() == few
     # session, user, 2 × permissions, the user's groups (navigation), the filter form's services
-    # and teams, count, rows, the rows' services, the rows' approvals; the major-incident banner
-    assert few == 12
+    # and teams, count, rows, the rows' services, the rows' approvals; the major-incident banner;
+    # the user's saved filters of the list
+    assert few == 13
 
 
 # --- calendar ---------------------------------------------------------------------------------

@@ -291,3 +291,18 @@ def test_schema_documents_the_incident_endpoints(clock, api_client, desk):
     for path in ("/api/v1/incidents/", "/api/v1/incidents/{id}/", "/api/v1/incidents/{id}/resolve/",
                  "/api/v1/incidents/{id}/escalate/", "/api/v1/incidents/{id}/notes/"):
         assert path in paths
+
+
+def test_a_system_note_has_no_author_and_the_schema_says_author_and_change_number_may_be_null(
+    clock, api_client, desk, service,
+):
+    from incidents.models import IncidentNote
+
+    incident = IncidentFactory(service=service)
+    IncidentNote.objects.create(incident=incident, author=None, body="Resolved by the alert intake.")
+    notes = api_client(desk).get(url(incident, "notes")).json()
+    notes = notes["results"] if isinstance(notes, dict) else notes
+    assert [note["author"] for note in notes] == [None]
+    schemas = api_client(desk).get("/api/schema/", {"format": "json"}).json()["components"]["schemas"]
+    assert schemas["IncidentNote"]["properties"]["author"]["nullable"] is True
+    assert schemas["ActionItem"]["properties"]["change_number"]["nullable"] is True

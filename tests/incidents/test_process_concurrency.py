@@ -80,3 +80,16 @@ def test_two_sweeps_at_once_flag_and_remind_once(service, user_in_role, team):
     assert Notification.objects.filter(subject__contains="follow-up overdue").count() == 2  # lead + manager
     assert Notification.objects.filter(subject__startswith="Overdue action item").count() == 1
     assert Notification.objects.filter(object_id=incident.pk, subject__contains="status update due").exists()
+
+
+def test_two_submits_of_one_survey_at_once_record_one_answer(service):
+    from incidents import survey
+    from incidents.models import SatisfactionSurvey, SurveyAnswer
+    from tests.factories import IncidentFactory
+
+    incident = IncidentFactory(service=service, caller_email="caller@example.test")
+    record = SatisfactionSurvey.objects.create(incident=incident, recipient="caller@example.test")
+    results = run_at_once(lambda: survey.survey_answer(survey=record, rating=5),
+                          lambda: survey.survey_answer(survey=record, rating=1))
+    assert sorted(type(r).__name__ for r in results) == ["SurveyAlreadyAnswered", "SurveyAnswer"]
+    assert SurveyAnswer.objects.count() == 1

@@ -94,3 +94,9 @@ def build(db) -> Builder:
 @pytest.fixture
 def other_service(db):
     return ServiceFactory(owner_team=TeamFactory())
+
+
+@pytest.fixture
+def reader(api_reader, api_client):
+    """An API client of an API Reader (a fresh user object: no permission cache between requests)."""
+    return api_client(type(api_reader).objects.get(pk=api_reader.pk))

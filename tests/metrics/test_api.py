@@ -43,7 +43,7 @@ def test_summary_returns_every_group_and_key(reader_client, build):
     assert body["incidents"]["resolution_rate"] == 0.5
     assert body["incidents"]["customer_impact"] == 7
     assert body["changes"]["success_rate"] is None
-    assert sum(len(body[g]) for g in ("incidents", "changes", "releases", "dora")) == len(METRIC_KEYS)
+    assert sum(len(body[g]) for g in ("incidents", "changes", "releases", "dora", "automation")) == len(METRIC_KEYS)
 
 
 def test_summary_never_names_confidential_incidents(reader_client, build):
@@ -225,9 +225,17 @@ def test_the_summary_makes_a_constant_number_of_queries(api_client, api_reader, 
         assert client.get(SUMMARY, params).status_code == 200
     small = len(ctx.captured_queries)
     _populate(build, 30)
-    # permissions (2) + service check (1) + the metrics (8 on PostgreSQL, 11 on SQLite)
-    expected = 3 + {"postgresql": 8, "sqlite": 11}[connection.vendor]
+    # permissions (2) + service check (1) + the metrics (13 on PostgreSQL, 16 on SQLite)
+    expected = 3 + {"postgresql": 13, "sqlite": 16}[connection.vendor]
     client = _fresh_client(api_client, api_reader)
     with django_assert_num_queries(expected):
         assert client.get(SUMMARY, params).status_code == 200
     assert small == expected
+
+
+@pytest.mark.parametrize("path", [SUMMARY, SERIES])
+def test_options_asking_for_csv_describes_the_view_in_json(reader_client, path):
+    response = reader_client.options(f"{path}?format=csv")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["name"]

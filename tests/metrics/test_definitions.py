@@ -36,17 +36,18 @@ def november(**filters):
 
 def test_compute_has_the_spec_shape_and_every_key():
     data = compute(NOV, DEC)
-    assert list(data) == ["period", "incidents", "changes", "releases", "dora"]
+    assert list(data) == ["period", "incidents", "changes", "releases", "dora", "automation"]
     assert data["period"] == {"from": "2026-11-01", "to": "2026-12-01"}
     assert set(flatten(data)) == set(METRIC_KEYS)
-    assert len(METRIC_KEYS) == 29
+    assert len(METRIC_KEYS) == 33
     assert data["incidents"]["mttr_seconds"] is None
 
 
 def test_no_data_is_null_and_counts_are_zero():
     values = november()
     zero = {"incidents.count", "incidents.customer_impact", "incidents.frequency_per_week",
-            "changes.count", "dora.deployment_frequency_per_day", "incidents.action_items_overdue"}
+            "changes.count", "dora.deployment_frequency_per_day", "incidents.action_items_overdue",
+            "automation.runs"}
     for key, value in values.items():
         if key in zero:
             assert value == 0, key
@@ -409,7 +410,8 @@ def _queries_of_compute():
 
 
 # PostgreSQL: seven sources in eight queries; SQLite adds one query per median (three).
-EXPECTED_QUERIES = {"postgresql": 8, "sqlite": 11}
+# + one for the surveys, four for automation (incidents, changes, releases by rule; runs)
+EXPECTED_QUERIES = {"postgresql": 13, "sqlite": 16}
 
 
 def test_compute_runs_a_constant_number_of_queries(build):

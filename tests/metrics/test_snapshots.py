@@ -1,5 +1,7 @@
 """Daily snapshots: the service, the nightly task, the backfill command and the demo seed."""
 
+import random
+import re
 from datetime import UTC, date, datetime
 from io import StringIO
 from zoneinfo import ZoneInfo
@@ -91,9 +93,14 @@ def test_backfill_refuses_bad_arguments(args, message):
 def test_demo_seed_backfills_the_last_90_days(build):
     class Ctx:
         now = datetime(2026, 11, 28, 10, tzinfo=UTC)
+        rng = random.Random(1)
+        services = [build.service]
 
     build.incident(detected_at=at(27, 8))
-    assert demo.seed(Ctx()) == "metrics: 90 daily snapshots"
+    build.resolved(detected_at=at(20, 8), resolved_at=at(20, 9))
+    summary = demo.seed(Ctx())
+    assert re.fullmatch(r"metrics: 1 satisfaction surveys, [01] answered; 90 daily snapshots", summary)
     dates = sorted(MetricSnapshot.objects.values_list("date", flat=True))
     assert dates[0] == date(2026, 8, 30) and dates[-1] == date(2026, 11, 27) and len(dates) == 90
     assert MetricSnapshot.objects.get(date=date(2026, 11, 27)).data["incidents"]["count"] == 1
+    assert MetricSnapshot.objects.get(date=date(2026, 11, 20)).data["incidents"]["csat_response_rate"] in (0.0, 1.0)

@@ -102,11 +102,12 @@ def test_a_bad_period_shows_a_form_error(manager_client):
 def test_charts_are_inline_svg_with_tables_and_csv_links(manager_client, build):
     build.resolved(detected_at=at(20, 9), resolved_at=at(20, 11), severity="high")
     html = manager_client.get(URL, {"days": 30}).content.decode()
-    assert html.count("<svg class=\"metrics-chart\"") == 7
+    assert html.count("<svg class=\"metrics-chart\"") == 8
     for title in ("Incidents per week by severity", "Mean time to resolve", "SLA compliance", "Incident process",
-                  "Change outcomes", "Deployment frequency (DORA)", "Change failure rate (DORA)"):
+                  "Change outcomes", "Deployment frequency (DORA)", "Change failure rate (DORA)",
+                  "Satisfaction (CSAT)"):
         assert title in html
-    assert html.count("<details") == 7
+    assert html.count("<details") == 8
     assert "/api/v1/metrics/timeseries/?metric=incidents.mttr_seconds&amp;interval=week" in html
     assert "severity=high&amp;format=csv" in html
     assert "format=csv" in html and "cdn" not in html.lower()
@@ -137,8 +138,9 @@ def _populate(build, n):
 # the form, the major-incident banner (8) + 5 weekly buckets × 4 sources (20) + 1 grouped count
 # by severity + this period's summary (8; 11 on SQLite with its median queries) + the previous
 # period's, which is empty here (7: no completed release, so no defect query; SQLite also skips
-# the medians of empty sets).
-EXPECTED_QUERIES = {"postgresql": 44, "sqlite": 47}
+# the medians of empty sets); each summary has one surveys and four automation queries more (10),
+# the insights make 8 grouped queries, and the CSAT chart one surveys query per bucket (5).
+EXPECTED_QUERIES = {"postgresql": 67, "sqlite": 70}
 
 
 def test_the_page_makes_a_bounded_number_of_queries_whatever_the_data(manager_client, build, django_assert_num_queries):

@@ -6,18 +6,23 @@ import time
 from collections.abc import Callable
 
 import pytest
+from django.conf import settings
 from kombu import pools
 
+from opsdesk import notifications
 from opsdesk.celery import app as celery_app
 
 _CONF_KEYS = [
     "broker_url", "broker_read_url", "broker_write_url", "broker_transport_options",
     "task_always_eager", "task_eager_propagates", "worker_hijack_root_logger",
+    "broker_connection_retry", "broker_connection_retry_on_startup", "broker_connection_max_retries",
 ]
 
 
 def _drop_connections() -> None:
     """Forget pooled broker connections, so the next publish connects to the current broker_url."""
+    # The outbox's publisher thread must not be publishing (and re-caching a pool) meanwhile.
+    notifications._publisher.wait_idle(timeout=20)
     pools.reset()  # closes and forgets kombu's global pools (a closed pool must not be handed out again)
     celery_app._pool = None
     amqp = celery_app.__dict__.get("amqp")
@@ -36,7 +41,7 @@ def celery_broker() -> Callable[[str], None]:
         celery_app.conf.broker_url = url
         celery_app.conf.broker_read_url = url
         celery_app.conf.broker_write_url = url
-        celery_app.conf.broker_transport_options = {"visibility_timeout": 3600}
+        celery_app.conf.broker_transport_options = dict(settings.REDIS_BROKER_TRANSPORT_OPTIONS)
         celery_app.conf.task_always_eager = False
         celery_app.conf.worker_hijack_root_logger = False
         _drop_connections()

@@ -45,7 +45,7 @@ def test_api_reader_lists_services_and_teams(api_client, api_reader):
     assert response.json()["count"] == 1
     assert response.json()["results"] == [
         {"id": Service.objects.get().pk, "name": "Payments API", "slug": "payments-api", "description": "",
-         "owner_team": team.pk, "criticality": "critical", "stakeholder_emails": ""}
+         "owner_team": team.pk, "criticality": "critical", "stakeholder_emails": "", "active": True}
     ]
     teams = client.get("/api/v1/teams/?name=plat").json()["results"]
     assert [(t["name"], t["email"], t["members"], t["lead"]) for t in teams] == [

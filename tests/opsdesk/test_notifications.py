@@ -166,11 +166,13 @@ def test_a_failed_row_is_retried_after_its_backoff_and_then_sent(settings):
 
 class _Hook(BaseHTTPRequestHandler):
     received: list = []
+    keys: list = []
     status = 204
 
     def do_POST(self):  # noqa: N802 - http.server's naming
         body = self.rfile.read(int(self.headers["Content-Length"]))
         type(self).received.append((self.path, self.headers["Content-Type"], json.loads(body)))
+        type(self).keys.append(self.headers["Idempotency-Key"])
         self.send_response(type(self).status)
         self.end_headers()
 
@@ -181,6 +183,7 @@ class _Hook(BaseHTTPRequestHandler):
 @pytest.fixture
 def webhook_server():
     _Hook.received = []
+    _Hook.keys = []
     _Hook.status = 204
     server = HTTPServer(("127.0.0.1", 0), _Hook)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -12,7 +12,8 @@ from opsdesk import demo
 from opsdesk.notifications import muted
 
 # The apps' demo modules, in the order they build on each other.
-APP_SEEDS = ["incidents.demo", "changes.demo", "releases.demo", "alerts.demo", "automation.demo", "metrics.demo"]
+APP_SEEDS = ["incidents.demo", "changes.demo", "releases.demo", "alerts.demo", "automation.demo", "metrics.demo",
+             "desk.demo"]
 
 
 def replay_data_migrations(using: str = DEFAULT_DB_ALIAS) -> int:
