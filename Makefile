@@ -18,7 +18,7 @@ install: $(VENV)/.installed
 
 run: install
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py seed_demo --if-empty
+	$(PY) manage.py seed_demo --if-empty --no-logins  # the banner below prints the logins once
 	@$(PY) manage.py demo_banner --port $(PORT)
 	exec $(VENV)/bin/honcho --no-colour -f Procfile start
 

@@ -12,21 +12,25 @@ from .models import ChangeRequest
 from .selectors import approval_summary
 from .templatetags.changes_tags import change_risk_badge, change_state_badge, change_type_badge
 
+# Shown from the md breakpoint up: a phone sees number, title and state.
+WIDE = {"th": {"class": "d-none d-md-table-cell"}, "td": {"class": "d-none d-md-table-cell"}}
+
 
 class ChangeRequestTable(tables.Table):
     """One row per change; the queryset prefetches services and approvals (conflicts are stored)."""
 
-    number = tables.Column(verbose_name="Number", attrs={"td": {"class": "text-nowrap"}})
-    title = tables.Column(linkify=("changes:detail", {"pk": tables.A("pk")}))
-    change_type = tables.Column(verbose_name="Type")
-    risk = tables.Column()
+    number = tables.Column(verbose_name="Number")
+    title = tables.Column(linkify=("changes:detail", {"pk": tables.A("pk")}), attrs={"td": {"class": "list-title"}})
+    change_type = tables.Column(verbose_name="Type", attrs=WIDE)
+    risk = tables.Column(attrs=WIDE)
     state = tables.Column()
-    services = tables.Column(orderable=False, empty_values=())
+    services = tables.Column(orderable=False, empty_values=(), attrs=WIDE)
     planned_window = tables.Column(
-        verbose_name="Planned window", empty_values=(), order_by=("planned_start", "planned_end")
+        verbose_name="Planned window", empty_values=(), order_by=("planned_start", "planned_end"), attrs=WIDE
     )
-    requester = tables.Column(order_by=("requester__last_name", "requester__first_name", "requester__username"))
-    approvals = tables.Column(verbose_name="Approvals", empty_values=(), orderable=False)
+    requester = tables.Column(order_by=("requester__last_name", "requester__first_name", "requester__username"),
+                              attrs=WIDE)
+    approvals = tables.Column(verbose_name="Approvals", empty_values=(), orderable=False, attrs=WIDE)
 
     class Meta:
         model = ChangeRequest
@@ -52,7 +56,7 @@ class ChangeRequestTable(tables.Table):
                 ' <span class="badge text-bg-info" title="Emergency change inside a change freeze">freeze</span>'
             ))
         return format_html(
-            '<a class="fw-semibold" href="{}">{}</a>{}',
+            '<a class="fw-semibold text-nowrap" href="{}">{}</a>{}',
             reverse("changes:detail", args=[record.pk]),
             record.number,
             format_html_join("", "{}", ((flag,) for flag in flags)),

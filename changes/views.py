@@ -25,7 +25,7 @@ from django_tables2 import SingleTableMixin
 
 from incidents.selectors import incidents_visible_to
 from opsdesk.exceptions import ConcurrentUpdate, DomainValidationError, TransitionNotAllowed
-from opsdesk.web import add_domain_errors, run_action
+from opsdesk.web import add_domain_errors, run_action, style_list_filters
 from opsdesk.workflow import transition_history
 
 from . import ical, selectors, services
@@ -95,11 +95,9 @@ def _present_filter_form(form) -> None:
     for name in ("planned_after", "planned_before"):
         if name in form.fields:
             form.fields[name].widget.input_type = "datetime-local"
-    if "state" in form.fields:
-        form.fields["state"].widget.attrs["size"] = 4
     if "in_freeze" in form.fields:
         form.fields["in_freeze"].label = "Inside a freeze"
-        form.fields["in_freeze"].widget.choices = [("unknown", "Any"), ("true", "Yes"), ("false", "No")]
+    style_list_filters(form)
     if "q" in form.fields:
         form.fields["q"].widget.attrs["placeholder"] = "Number, title or description"
 

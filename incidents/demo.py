@@ -296,12 +296,18 @@ def seed(ctx) -> str:
                 counts[incident.state] = counts.get(incident.state, 0) + 1
                 continue
 
-            if now - detected_at < timedelta(days=3) and rng.random() < 0.6:
-                # Still being worked on: the open queue.
+            age = now - detected_at
+            # Still being worked on: the open queue. Most open incidents are within their
+            # resolution window (a desk is not in permanent crisis); a few have run over.
+            within = age < policy.resolution_time * 0.7 and rng.random() < 0.6
+            overrun = age < timedelta(days=3) and rng.random() < 0.03
+            if within or overrun:
                 fate = rng.choice(["detected", "responding", "responding", "on_hold"])
+                if fate == "detected" and age > policy.response_time * 0.8 and not overrun:
+                    fate = "responding"  # acknowledged in time
                 if fate != "detected":
-                    ack_at = min(detected_at + policy.response_time * rng.uniform(0.1, 1.5),
-                                 detected_at + (now - detected_at) * 0.3)
+                    ack_at = detected_at + min(policy.response_time * rng.uniform(0.1, 0.9 if within else 1.5),
+                                               age * (0.9 if within else 0.3))
                     step("acknowledge", ack_at, responder)
                 if fate == "on_hold":
                     step("hold", ack_at + (now - ack_at) * rng.uniform(0.1, 0.6), manager,
@@ -372,6 +378,10 @@ def seed(ctx) -> str:
             services.incident_transition(instance=incident, name="acknowledge", by=rng.choice(desk),
                                          at=now - timedelta(minutes=10))
             counts["responding"] = counts.get("responding", 0) + 1
+        seed_desk_work(ctx, work)
+        counts["responding"] = counts.get("responding", 0) + 1
+        counts["on_hold"] = counts.get("on_hold", 0) + 1
+        counts["detected"] = counts.get("detected", 0) + 2
         majors = seed_major_incidents(ctx)
         counts["closed"] = counts.get("closed", 0) + 1  # the reviewed major incident
         counts["responding"] = counts.get("responding", 0) + 1  # the one in progress
@@ -386,6 +396,39 @@ def seed(ctx) -> str:
         f"{majors} major incidents, {work.items} action items, {swept['follow_up_breached']} follow-ups overdue; "
         f"SLA calendars: {counted_in}"
     )
+
+
+# First-line work of the Service Desk team itself: the desk user's own queue ("My work").
+DESK_WORK = (
+    (55, Severity.HIGH, "VPN logins fail for remote staff", True, True),
+    (40, Severity.MEDIUM, "Shared mailbox not syncing for the finance team", True, True),
+    (18, Severity.LOW, "New starter cannot print to the office printers", True, False),
+    (9, Severity.MEDIUM, "Laptop encryption prompt loops after the update", False, False),
+)
+
+
+def seed_desk_work(ctx, work) -> None:
+    """A few incidents of the desk's own team, most assigned to the ``desk`` user, one left
+    unassigned for the team: the desk's My work is never empty in the demo."""
+    desk = ctx.user(Role.SERVICE_DESK)
+    team = next((team for team in ctx.teams if team.members.filter(pk=desk.pk).exists()), None)
+    if team is None:
+        return
+    for minutes, severity, title, assigned, acknowledged in DESK_WORK:
+        detected = ctx.now - timedelta(minutes=minutes)
+        service = ctx.rng.choice(ctx.services)
+        incident = services.incident_create(
+            by=desk, title=title, service=service, severity=severity, team=team,
+            assignee=desk if assigned else None, detected_at=detected, at=detected,
+            started_at=detected - timedelta(minutes=5), description="Reported to the service desk by phone.",
+        )
+        work.logged(incident, detected, desk, routine=severity == Severity.LOW)
+        if acknowledged:
+            incident = services.incident_transition(instance=incident, name="acknowledge", by=desk,
+                                                    at=detected + timedelta(minutes=4))
+        if severity == Severity.MEDIUM and acknowledged:  # waiting for the mail provider: on hold
+            services.incident_transition(instance=incident, name="hold", by=ctx.user(Role.INCIDENT_MANAGERS),
+                                         at=detected + timedelta(minutes=15), comment="Waiting for the mail provider.")
 
 
 # --- the incident process (§2.1) ------------------------------------------------------------

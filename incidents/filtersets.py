@@ -27,7 +27,7 @@ class IncidentFilterSet(django_filters.FilterSet):
     service = django_filters.ModelChoiceFilter(queryset=Service.objects.all())
     team = django_filters.ModelChoiceFilter(queryset=Team.objects.all())
     assignee = django_filters.ModelChoiceFilter(
-        queryset=get_user_model().objects.filter(is_active=True).order_by("username")
+        queryset=get_user_model().objects.filter(is_active=True).order_by("first_name", "last_name", "username")
     )
     breached = django_filters.BooleanFilter(method="filter_breached", label="SLA breached")
     detected_after = OffsetDateTimeFilter(field_name="detected_at", lookup_expr="gte")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib.auth import get_user_model
+from django.db.models import Q
 from django.utils import timezone
 
 from opsdesk.selectors import active_services, active_teams
@@ -205,7 +206,18 @@ class IncidentEditForm(forms.Form):
         super().__init__(*args, initial=initial, **kwargs)
         self.fields["team"].queryset = active_teams(keep=[incident.team_id])  # an archived team stays
         self.incident = incident
-        self.fields["assignee"].queryset = active_users()
+        # The team's members and lead (whoever is assigned now stays a choice, to be kept or changed).
+        from .services import assignable_users
+
+        people = Q(pk__in=assignable_users(incident).values("pk"))
+        if incident.assignee_id:
+            people |= Q(pk=incident.assignee_id)
+        self.fields["assignee"].queryset = get_user_model().objects.filter(people).order_by(
+            "first_name", "last_name", "username"
+        )
+        self.fields["assignee"].help_text = (
+            f"Members of {incident.team}." if incident.team_id else "Anyone active (the incident has no team)."
+        )
 
     def changed_fields(self) -> dict:
         """Only what the user changed, so the service logs real edits."""
@@ -286,13 +298,21 @@ class TransitionForm(forms.Form):
 
 
 class ResolveForm(TransitionForm):
-    """Resolve: say how service was restored."""
+    """Resolve: say how service was restored: one text, the resolution summary, which is also
+    the timeline's comment (no second "comment" box)."""
 
+    comment = None
     resolution_summary = forms.CharField(
         required=False,  # the model says what is missing, once
         widget=forms.Textarea(attrs={"rows": 3, "required": True, "placeholder": "How was service restored?"}),
     )
     extra_fields = ("resolution_summary",)
+
+    def __init__(self, *args, incident: Incident, **kwargs):
+        kwargs.setdefault("initial", {})
+        kwargs["initial"].setdefault("expected_state", incident.state)
+        forms.Form.__init__(self, *args, **kwargs)
+        self.incident = incident
 
 
 class CloseForm(TransitionForm):
@@ -362,6 +382,10 @@ def style_queue_filters(form) -> None:
         if hasattr(field, "empty_label"):
             field.empty_label = empty
         if name == "assignee":
+            # The queue offers the people who work incidents (the API filter takes any active user).
+            from .selectors import incident_workers
+
+            field.queryset = incident_workers().order_by("first_name", "last_name", "username")
             field.label_from_instance = UserChoiceField.label_from_instance.__get__(field)
         if name == "severity":
             field.choices = [("", empty), *Severity.choices]
@@ -462,3 +486,43 @@ class StatusUpdateForm(forms.Form):
 
 class DeclareMajorForm(forms.Form):
     comment = forms.CharField(required=False, max_length=2000)
+
+
+class BulkActionForm(forms.Form):
+    """The queue's bulk actions on the ticked incidents; each runs through its service."""
+
+    ACTIONS = [
+        ("assign_to_me", "Assign to me"),
+        ("assign", "Assign to…"),
+        ("acknowledge", "Acknowledge"),
+        ("severity", "Change severity to…"),
+    ]
+    incident = forms.TypedMultipleChoiceField(
+        coerce=int, error_messages={"required": "Tick at least one incident first."}
+    )
+    action = forms.ChoiceField(
+        choices=[("", "Bulk action…"), *ACTIONS],
+        error_messages={"required": "Choose a bulk action.", "invalid_choice": "Choose a bulk action from the list."},
+    )
+    assignee = UserChoiceField(queryset=None, required=False, empty_label="Assignee…")
+    severity = forms.ChoiceField(choices=[("", "Severity…"), *Severity.choices], required=False)
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        from .selectors import incident_workers
+
+        self.fields["assignee"].queryset = incident_workers().order_by("first_name", "last_name", "username")
+        self.fields["assignee"].label_from_instance = lambda obj: obj.get_full_name() or obj.username
+        self.fields["incident"].choices = [(value, value) for value in self.data.getlist("incident")] if hasattr(
+            self.data, "getlist") else []
+
+    def clean_incident(self):
+        return [pk for pk in self.cleaned_data["incident"] if pk > 0]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("action") == "assign" and not data.get("assignee"):
+            self.add_error("assignee", "Choose whom to assign the incidents to.")
+        if data.get("action") == "severity" and not data.get("severity"):
+            self.add_error("severity", "Choose the new severity.")
+        return data

@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from opsdesk.exceptions import ConcurrentUpdate, DomainValidationError, TransitionNotAllowed
+from opsdesk.templatetags.opsdesk_format import format_when
 from opsdesk.web import add_domain_errors, run_action
 
 from . import major, process, review, services, steps
@@ -54,7 +55,7 @@ def follow_up_status(incident: Incident, now) -> dict | None:
 
 
 def _local(moment) -> str:
-    return timezone.localtime(moment).strftime("%d %b %H:%M")
+    return format_when(moment)
 
 
 def phase_targets(incident: Incident, now) -> dict[str, dict]:

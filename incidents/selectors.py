@@ -12,7 +12,7 @@ from django.db.models import BooleanField, Case, F, Prefetch, Q, QuerySet, Value
 from django.utils import timezone
 
 from opsdesk import confidentiality
-from opsdesk.models import Notification, TransitionLog
+from opsdesk.models import Notification, Team, TransitionLog
 from opsdesk.workflow import transition_history
 
 from . import sla
@@ -57,6 +57,89 @@ def incident_list(*, user, filters: dict | None = None) -> QuerySet[Incident]:
 
         incidents = IncidentFilterSet(filters, queryset=incidents).qs
     return incidents
+
+
+# --- the queue ---------------------------------------------------------------------
+
+# The queue's quick views: (key, label). ``mine`` is the default of those who work incidents.
+QUEUE_VIEWS = (
+    ("mine", "My work"),
+    ("open", "Open"),
+    ("unacknowledged", "Not acknowledged"),
+    ("breached", "Open and breached"),
+    ("assigned", "Assigned to me"),
+    ("major", "Major"),
+    ("follow_up", "Follow-up overdue"),
+    ("all", "All"),
+)
+
+
+def my_team_ids(user) -> list[int]:
+    """The teams ``user`` is a member or the lead of (one query, cached on the user for the request)."""
+    if user is None or not user.is_authenticated:
+        return []
+    if not hasattr(user, "_opsdesk_team_ids"):
+        user._opsdesk_team_ids = list(
+            Team.objects.filter(Q(members=user) | Q(lead=user)).values_list("pk", flat=True).distinct()
+        )
+    return user._opsdesk_team_ids
+
+
+def default_queue_view(user) -> str:
+    """My work for those who work incidents; the open incidents for everyone else."""
+    return "mine" if user.has_perm("incidents.change_incident") else "open"
+
+
+def queue_view(incidents: QuerySet[Incident], view: str, *, user, now: datetime) -> QuerySet[Incident]:
+    """Narrow ``incidents`` to one quick view of ``QUEUE_VIEWS`` (an unknown key narrows nothing).
+
+    My work: the user's open incidents and the unassigned open incidents of the user's teams
+    (and of no team: anyone may take those, see ``services.assignable_users``)."""
+    from .choices import OPEN_STATES
+
+    is_open = Q(state__in=OPEN_STATES)
+    if view == "mine":
+        mine = Q(assignee=user) | Q(assignee__isnull=True) & (Q(team__in=my_team_ids(user)) | Q(team__isnull=True))
+        return incidents.filter(is_open & mine)
+    if view == "open":
+        return incidents.filter(is_open)
+    if view == "unacknowledged":
+        return incidents.filter(state=IncidentState.DETECTED)
+    if view == "breached":
+        return incidents.filter(is_open & (Q(response_breached=True) | Q(resolution_breached=True)))
+    if view == "assigned":
+        return incidents.filter(is_open, assignee=user)
+    if view == "major":
+        return incidents.filter(is_open, major=True)
+    if view == "follow_up":
+        return incidents.filter(state=IncidentState.RESOLVED, follow_up_due__lte=now)
+    return incidents
+
+
+def order_by_urgency(incidents: QuerySet[Incident], *, descending: bool = False) -> QuerySet[Incident]:
+    """Most urgent first: running clocks by the deadline that matters now (response until
+    acknowledged, then resolution; the most overdue first), then paused ones (on hold), then
+    the rest; within one deadline by severity, critical first.
+
+    A deadline lies in its calendar's working time, so the nearest deadline is the least
+    remaining time for incidents of one calendar; across calendars it is the nearest instant."""
+    from .choices import Severity
+
+    running = Q(state__in=[IncidentState.DETECTED, IncidentState.RESPONDING])
+    incidents = incidents.annotate(
+        urgency_group=Case(
+            When(running, then=Value(0)), When(state=IncidentState.ON_HOLD, then=Value(1)), default=Value(2)
+        ),
+        urgency_due=Case(
+            When(running & Q(acknowledged_at__isnull=True, resolution_breached=False), then=F("response_due")),
+            When(running | Q(state=IncidentState.ON_HOLD), then=F("resolution_due")),
+            default=None,
+        ),
+        severity_rank=Case(*(When(severity=value, then=Value(i)) for i, value in enumerate(Severity.values))),
+    )
+    due = F("urgency_due").desc(nulls_last=True) if descending else F("urgency_due").asc(nulls_last=True)
+    group = "-urgency_group" if descending else "urgency_group"
+    return incidents.order_by(group, due, "severity_rank", "-detected_at", "-id")
 
 
 def incident_detail(*, user, pk: int) -> Incident:

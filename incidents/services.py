@@ -17,7 +17,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from opsdesk import events
-from opsdesk.exceptions import DomainValidationError, TransitionNotAllowed
+from opsdesk.exceptions import ConcurrentUpdate, DomainValidationError, TransitionNotAllowed
 from opsdesk.services import refuse_archived
 from opsdesk.workflow import actor_id, apply_transition, log_transition
 
@@ -252,7 +252,8 @@ def incident_assign(
         raise TransitionNotAllowed(f"{locked.number} is {locked.get_state_display().lower()}: it cannot be assigned.")
     if assignee is not None and not assignable_users(locked).filter(pk=assignee.pk).exists():
         where = f"the {locked.team} team" if locked.team_id else "OpsDesk"
-        raise DomainValidationError({"assignee": f"{assignee.get_username()} is not an active member of {where}."})
+        name = assignee.get_full_name() or assignee.get_username()
+        raise DomainValidationError({"assignee": f"{name} is not an active member of {where}."})
     if locked.assignee_id == (assignee.pk if assignee else None):
         return locked
     locked.assignee = assignee
@@ -296,6 +297,8 @@ def incident_transition(
         instance=instance, name=name, by=by, comment=comment, expected_state=expected_state, at=at, **fields
     )
     steps.observe_transition(incident, name, by=by, at=at or timezone.now())
+    if name == "acknowledge":
+        _take_on_acknowledge(incident, by=by, at=at)
     if name == "close":
         missing = steps.pending_required(incident)
         if missing:  # rolls the close back with everything it did
@@ -306,6 +309,64 @@ def incident_transition(
         )
         survey.send_survey(incident=incident, at=incident.resolved_at)
     return incident
+
+
+def _take_on_acknowledge(incident: Incident, *, by, at: datetime | None) -> None:
+    """Whoever acknowledges an unassigned incident becomes its assignee, when they may be
+    (an active member or the lead of its team); logged as an ``assign`` event."""
+    if by is None or incident.assignee_id is not None:
+        return
+    if not assignable_users(incident).filter(pk=by.pk).exists():
+        return
+    incident.assignee = by
+    incident.save(update_fields=["assignee", "updated_at"])
+    log_transition(
+        obj=incident, name="assign", from_state=incident.state, to_state=incident.state, by=by,
+        comment=f"assigned to {by.get_full_name() or by.get_username()} on acknowledging", at=at,
+    )
+
+
+# The queue's bulk actions: each runs one service per incident.
+BULK_ACTIONS = ("assign", "acknowledge", "severity")
+
+
+def incident_bulk_action(
+    *, incidents, by, action: str, assignee=None, severity: str = ""
+) -> tuple[list[Incident], list[tuple[Incident, str]]]:
+    """Run one action on several incidents, each through its own service call
+    (``incident_assign``, ``incident_transition`` acknowledge, ``incident_change_severity``)
+    and its own transaction: one refusal never undoes the others.
+
+    Returns ``(done, refused)``; ``refused`` pairs each incident with why, in the words the
+    single-incident pages use."""
+    if action not in BULK_ACTIONS:
+        raise DomainValidationError({"action": "Choose an action: assign, acknowledge or change severity."})
+    if action == "severity" and severity not in Severity.values:
+        raise DomainValidationError({"severity": f"Choose a severity: {', '.join(Severity.values)}."})
+    if action == "assign" and assignee is None:
+        raise DomainValidationError({"assignee": "Choose whom to assign the incidents to."})
+    done: list[Incident] = []
+    refused: list[tuple[Incident, str]] = []
+    for incident in incidents:
+        try:
+            if action == "assign":
+                if incident.assignee_id == assignee.pk:
+                    raise TransitionNotAllowed(f"{incident.number} is already assigned to "
+                                               f"{assignee.get_full_name() or assignee.get_username()}.")
+                done.append(incident_assign(incident=incident, by=by, assignee=assignee))
+            elif action == "acknowledge":
+                done.append(incident_transition(instance=incident, name="acknowledge", by=by))
+            else:
+                if incident.severity == severity:
+                    raise TransitionNotAllowed(f"{incident.number} is already {Severity(severity).label.lower()}.")
+                done.append(incident_change_severity(incident=incident, by=by, severity=severity))
+        except (TransitionNotAllowed, ConcurrentUpdate) as exc:
+            refused.append((incident, exc.message))
+        except DomainValidationError as exc:
+            refused.append((incident, " ".join(" ".join(v) for v in exc.errors.values())))
+        except PermissionDenied as exc:
+            refused.append((incident, str(exc) or "Your role does not allow this."))
+    return done, refused
 
 
 @transaction.atomic

@@ -1,21 +1,31 @@
-"""The incident queue table (django-tables2). Every cell renders from the row itself: no queries."""
+"""The incident queue table (django-tables2).
+
+Cells render with ``format_html`` from the row and from what ``prepare_page`` computed once
+for the page's rows (SLA summaries, who may take which quick action): no template per cell,
+no query per row.
+"""
 
 from __future__ import annotations
 
 import django_tables2 as tables
 from django.core.paginator import EmptyPage, PageNotAnInteger
-from django.db.models import Case, Value, When
-from django.template.loader import get_template
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 
-from .choices import Severity
+from opsdesk.templatetags.opsdesk_format import format_person, format_when
+
+from .choices import OPEN_STATES
 from .models import Incident
-from .selectors import sla_clocks, sla_state
-from .templatetags.incident_tags import sla_summary
+from .selectors import my_team_ids, order_by_urgency, sla_clocks, sla_state
+from .templatetags.incident_tags import SEVERITY_CLASSES, STATE_CLASSES, sla_summary
 
 PAGE_SIZES = (10, 25, 50, 100)
 DEFAULT_PAGE_SIZE = 25
-NOWRAP = {"td": {"class": "text-nowrap"}}
+# Shown from the md breakpoint up: a phone sees number, title, severity, state and SLA.
+WIDE = {"th": {"class": "d-none d-md-table-cell"}, "td": {"class": "d-none d-md-table-cell"}}
+WIDE_NOWRAP = {"th": {"class": "d-none d-md-table-cell"}, "td": {"class": "d-none d-md-table-cell text-nowrap"}}
+CONFIDENTIAL_TITLE = "Confidential: visible to Incident Managers, its team and reporter"
 
 
 def page_size(value) -> int:
@@ -37,60 +47,133 @@ def paginate(table, request, per_page: int) -> None:
         table.paginate(page=table.paginator.num_pages, per_page=per_page)
 
 
-class IncidentTable(tables.Table):
-    """The service desk queue: newest first; each row's SLA clock in colour."""
+def prepare_page(rows, *, user, now) -> None:
+    """Compute, once for a page of incidents, what each row shows: its SLA summary
+    (``queue_sla``) and whether the user may assign it to themself (``can_take``).
+    Two queries for the page, none per row."""
+    clocks = sla_clocks()
+    teams = set(my_team_ids(user))
+    may_assign = user.has_perm("incidents.change_incident")
+    for record in rows:
+        record.queue_sla = sla_summary(record, sla_state(record, now=now, clocks=clocks))
+        record.can_take = (
+            may_assign and record.state in OPEN_STATES and record.assignee_id != user.pk
+            and (record.team_id is None or record.team_id in teams)
+        )
 
+
+class IncidentTable(tables.Table):
+    """The service desk queue: most urgent first; each row's SLA clock coloured by how much
+    of its target is left; a box to select it for bulk actions; quick actions."""
+
+    select = tables.Column(empty_values=(), orderable=False, verbose_name="", attrs=WIDE)
     number = tables.Column(
-        linkify=("incidents:detail", {"pk": tables.A("pk")}),
         verbose_name="Number",
         order_by=("id",),
-        attrs={"td": {"class": "text-nowrap fw-semibold"}, "a": {"class": "text-decoration-none"}},
+        attrs={"td": {"class": "number text-nowrap fw-semibold"}},
     )
-    title = tables.TemplateColumn(template_name="incidents/partials/title_cell.html")
-    severity = tables.TemplateColumn(template_name="incidents/partials/severity_cell.html", attrs=NOWRAP)
-    state = tables.TemplateColumn(template_name="incidents/partials/state_cell.html", attrs=NOWRAP)
-    service = tables.Column(order_by=("service__name",))
-    team = tables.Column(order_by=("team__name",), default="—")
+    title = tables.Column(order_by=("title",), attrs={"td": {"class": "title"}})
+    severity = tables.Column(attrs={"td": {"class": "severity text-nowrap"}})
+    state = tables.Column(attrs={"td": {"class": "state text-nowrap"}})
     assignee = tables.Column(
-        order_by=("assignee__first_name", "assignee__username"), default="Unassigned", attrs=NOWRAP
+        order_by=("assignee__first_name", "assignee__username"), default="Unassigned", attrs=WIDE
     )
-    detected_at = tables.DateTimeColumn(
-        verbose_name="Detected", format="j M H:i", attrs={"td": {"class": "text-nowrap"}}
-    )
+    detected_at = tables.Column(verbose_name="Detected", attrs=WIDE_NOWRAP)
     sla = tables.Column(
-        verbose_name="SLA clock",
-        empty_values=(),
-        order_by=("resolution_due",),
-        attrs={"td": {"class": "text-nowrap"}},
+        verbose_name="SLA clock", empty_values=(), order_by=("urgency",), attrs={"td": {"class": "sla-cell"}}
     )
+    actions = tables.Column(empty_values=(), orderable=False, verbose_name="", attrs=WIDE_NOWRAP)
 
     class Meta:
         model = Incident
-        fields = ("number", "title", "severity", "state", "service", "team", "assignee", "detected_at", "sla")
-        order_by = ("-detected_at",)
+        fields = ("select", "number", "title", "severity", "state", "assignee", "detected_at", "sla", "actions")
         attrs = {"class": "table table-hover table-sm align-middle incident-queue mb-0"}
         row_attrs = {"data-state": lambda record: record.state, "id": lambda record: f"incident-{record.pk}"}
         empty_text = "No incidents match these filters."
 
-    def __init__(self, *args, now=None, **kwargs):
+    def __init__(self, *args, now=None, user=None, next_url: str = "", **kwargs):
         super().__init__(*args, **kwargs)
         self.now = now or timezone.now()
-        self._sla_template = get_template("incidents/partials/sla_clock.html")
-        self._clocks = None  # each severity's SLA clock, read once when the first row renders
+        self.user = user
+        self.next_url = next_url
+
+    def prepare(self) -> None:
+        """After paginating: the per-page computations of ``prepare_page``."""
+        prepare_page([row.record for row in self.page.object_list] if self.page else [], user=self.user, now=self.now)
+
+    def render_select(self, record):
+        return format_html(
+            '<input class="form-check-input bulk-select" type="checkbox" name="incident" value="{}" '
+            'form="bulk-form" aria-label="Select {}">', record.pk, record.number,
+        )
+
+    def render_number(self, record):
+        return format_html('<a class="text-decoration-none" href="{}">{}</a>',
+                           reverse("incidents:detail", args=[record.pk]), record.number)
+
+    def render_title(self, record):
+        confidential = format_html(' <span class="badge text-bg-dark" title="{}">Confidential</span>',
+                                   CONFIDENTIAL_TITLE) if record.confidential else ""
+        team = f" · {record.team.name}" if record.team_id else ""
+        return format_html(
+            '<a href="{}" class="link-body-emphasis text-decoration-none">{}</a>{}'
+            '<div class="small text-body-secondary">{}{}</div>',
+            reverse("incidents:detail", args=[record.pk]), record.title, confidential, record.service.name, team,
+        )
+
+    def render_severity(self, record):
+        return format_html('<span class="badge {}" data-severity="{}">{}</span>',
+                           SEVERITY_CLASSES.get(record.severity, "text-bg-secondary"), record.severity,
+                           record.get_severity_display())
+
+    def render_state(self, record):
+        escalated = format_html(
+            ' <span class="badge bg-danger-subtle text-danger-emphasis border border-danger-subtle" '
+            'title="Escalation level {}">esc {}</span>', record.escalation_level, record.escalation_level,
+        ) if record.escalation_level else ""
+        return format_html('<span class="badge {}" data-state="{}">{}</span>{}',
+                           STATE_CLASSES.get(record.state, "text-bg-secondary"), record.state,
+                           record.get_state_display(), escalated)
 
     def render_assignee(self, value) -> str:
-        return value.get_full_name() or value.username
+        return format_person(value)
+
+    def render_detected_at(self, value) -> str:
+        return format_when(value)
+
+    def render_sla(self, record):
+        sla = getattr(record, "queue_sla", None)
+        if sla is None:  # a table used without prepare(): compute this row alone
+            sla = sla_summary(record, sla_state(record, now=self.now))
+        detail = ""
+        if sla["name"]:
+            parts = [sla["name"]]
+            if sla["other_breached"]:
+                parts.append(format_html('<span class="text-danger-emphasis" title="The {} SLA was breached">'
+                                         '{} breached</span>', sla["other_breached"], sla["other_breached"]))
+            detail = format_html('<div class="small text-body-secondary lh-1">{}{}</div>',
+                                 format_html_join(" · ", "{}", ((part,) for part in parts)),
+                                 format_html('<span class="sla-paused-reason">{}</span>', sla["paused"])
+                                 if sla["paused"] else "")
+        return format_html('<div class="{}" data-sla-status="{}">{}</div>{}',
+                           sla["css"], sla["status"], sla["text"], detail)
+
+    def render_actions(self, record):
+        if not getattr(record, "can_take", False):
+            return ""
+        return format_html(
+            '<button class="btn btn-outline-primary btn-sm py-0" type="submit" form="bulk-form" '
+            'formaction="{}" data-assign-to-me="{}">Assign to me</button>',
+            reverse("incidents:assign-to-me", args=[record.pk]), record.number,
+        )
 
     def order_severity(self, queryset, is_descending):
         """Critical → low (ascending), not alphabetical."""
-        rank = Case(*(When(severity=value, then=Value(i)) for i, value in enumerate(Severity.values)))
-        queryset = queryset.annotate(severity_rank=rank).order_by(
+        queryset = order_by_urgency(queryset).order_by(
             ("-" if is_descending else "") + "severity_rank", "-detected_at"
         )
         return queryset, True
 
-    def render_sla(self, record):
-        if self._clocks is None:
-            self._clocks = sla_clocks()
-        summary = sla_summary(record, sla_state(record, now=self.now, clocks=self._clocks))
-        return self._sla_template.render({"sla": summary, "compact": True})
+    def order_sla(self, queryset, is_descending):
+        """The SLA column sorts by urgency (remaining time, then severity)."""
+        return order_by_urgency(queryset, descending=is_descending), True

@@ -6,14 +6,18 @@ Thin views: they read through ``incidents.selectors``, write through
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.http import Http404, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 from django_tables2 import RequestConfig
 
@@ -21,9 +25,10 @@ from opsdesk.exceptions import ConcurrentUpdate, DomainValidationError, Transiti
 from opsdesk.web import add_domain_errors, run_action
 
 from . import services
-from .choices import OPEN_STATES, IncidentState
+from .choices import OPEN_STATES, IncidentState, Severity
 from .filtersets import IncidentFilterSet
 from .forms import (
+    BulkActionForm,
     EscalateForm,
     IncidentCreateForm,
     IncidentEditForm,
@@ -34,15 +39,27 @@ from .forms import (
 )
 from .models import Incident
 from .process_views import process_context
+from .selectors import (
+    QUEUE_VIEWS,
+    default_queue_view,
+    incident_action_items,
+    incident_status_updates,
+    incident_steps,
+    incident_timeline,
+    order_by_urgency,
+    queue_view,
+    sla_policies_by_severity,
+    sla_state,
+)
 from .selectors import incident_detail as select_incident
 from .selectors import incident_list as select_incidents
-from .selectors import sla_policies_by_severity, sla_state
 from .tables import PAGE_SIZES, IncidentTable, page_size, paginate
 
 VIEW = "incidents.view_incident"
 ADD = "incidents.add_incident"
 CHANGE = "incidents.change_incident"
 CHANGE_SEVERITY = "incidents.change_severity_incident"
+ACKNOWLEDGE = "incidents.acknowledge_incident"
 ESCALATE = "incidents.escalate_incident"
 ADD_NOTE = "incidents.add_incidentnote"
 DECLARE_MAJOR = "incidents.declare_major_incident"
@@ -71,17 +88,40 @@ def _get_incident(request, pk: int) -> Incident:
         raise Http404("No such incident.") from exc
 
 
+# Query parameters that are not filters: they never turn the default view off.
+NON_FILTER_PARAMS = {"page", "per_page", "sort", "view"}
+
+
+def _queue_view(request) -> str:
+    """The quick view asked for (``?view=``); with no filter at all, the user's default view;
+    explicit filters without a view filter all incidents (``""``)."""
+    view = request.GET.get("view", "")
+    if view in dict(QUEUE_VIEWS):
+        return view
+    if set(request.GET) - NON_FILTER_PARAMS:
+        return ""
+    return default_queue_view(request.user)
+
+
 @login_required
 def incident_list(request):
-    """The queue: filters, sortable columns, pages of 25 (or ``?per_page=``), SLA clocks."""
+    """The queue: a quick view (My work by default), filters, the most urgent first, pages of
+    25 (or ``?per_page=``), SLA clocks, bulk actions and "Assign to me"."""
     _require(request, VIEW, "Your role does not include viewing incidents.")
-    filterset = IncidentFilterSet(request.GET or None, queryset=select_incidents(user=request.user))
+    now = timezone.now()
+    view = _queue_view(request)
+    incidents = select_incidents(user=request.user)
+    if view:
+        incidents = queue_view(incidents, view, user=request.user, now=now)
+    filterset = IncidentFilterSet(request.GET or None, queryset=incidents)
     style_queue_filters(filterset.form)
-    table = IncidentTable(filterset.qs, now=timezone.now())
+    table = IncidentTable(order_by_urgency(filterset.qs), now=now, user=request.user)  # ?sort= re-orders
     per_page = page_size(request.GET.get("per_page"))
     RequestConfig(request, paginate=False).configure(table)  # sorting; pages only of the sizes offered
     paginate(table, request, per_page)
+    table.prepare()
     template = "incidents/partials/incident_table.html" if request.htmx else "incidents/incident_list.html"
+    can_work = request.user.has_perm(CHANGE)
     return render(
         request,
         template,
@@ -91,8 +131,81 @@ def incident_list(request):
             "per_page": per_page,
             "page_sizes": PAGE_SIZES,
             "can_add": request.user.has_perm(ADD),
+            "queue_views": QUEUE_VIEWS if can_work else [v for v in QUEUE_VIEWS if v[0] not in ("mine", "assigned")],
+            "active_view": view,
+            "filters_used": bool(set(request.GET) - NON_FILTER_PARAMS),
+            "bulk": {
+                "assign": can_work,
+                "acknowledge": request.user.has_perm(ACKNOWLEDGE),
+                "severity": request.user.has_perm(CHANGE_SEVERITY),
+            },
+            "bulk_assignees": list(BulkActionForm(user=request.user).fields["assignee"].queryset) if can_work else [],
+            "severities": Severity.choices,
         },
     )
+
+
+def _back_to_queue(request):
+    """Back where the user came from on the queue (``next``, same site only), else the queue."""
+    target = request.POST.get("next", "")
+    if target.startswith("/") and not target.startswith("//") and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}
+    ):
+        return redirect(target)
+    return redirect("incidents:list")
+
+
+@login_required
+@require_POST
+def incident_assign_to_me(request, pk: int):
+    """Assign the incident to the user (``incident_assign``), from the queue or the incident page."""
+    incident = _get_incident(request, pk)
+    _require(request, CHANGE, "Your role does not include assigning incidents.")
+    if run_action(
+        request,
+        lambda: services.incident_assign(incident=incident, by=request.user, assignee=request.user),
+    ):
+        messages.success(request, f"{incident.number} is assigned to you.")
+    if request.POST.get("next"):
+        return _back_to_queue(request)
+    return redirect("incidents:detail", pk=incident.pk)
+
+
+@login_required
+@require_POST
+def incident_bulk(request):
+    """A bulk action on the incidents ticked in the queue; each refusal is reported for its incident."""
+    _require(request, VIEW, "Your role does not include viewing incidents.")
+    form = BulkActionForm(request.POST, user=request.user)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+        return _back_to_queue(request)
+    data = form.cleaned_data
+    ids = data["incident"]
+    incidents = list(select_incidents(user=request.user).filter(pk__in=ids).order_by("id"))
+    missing = len(set(ids)) - len(incidents)
+    assignee = request.user if data["action"] == "assign_to_me" else data.get("assignee")
+    action = "assign" if data["action"] in ("assign", "assign_to_me") else data["action"]
+    try:
+        done, refused = services.incident_bulk_action(
+            incidents=incidents, by=request.user, action=action, assignee=assignee, severity=data.get("severity") or ""
+        )
+    except DomainValidationError as exc:
+        for errors in exc.errors.values():
+            messages.error(request, " ".join(errors))
+        return _back_to_queue(request)
+    verb = {"assign": "Assigned", "acknowledge": "Acknowledged", "severity": "Changed the severity of"}[action]
+    if done:
+        numbers = ", ".join(incident.number for incident in done)
+        messages.success(request, f"{verb} {len(done)} incident{'s' if len(done) != 1 else ''}: {numbers}.")
+    for incident, reason in refused:
+        messages.error(request, f"{incident.number} not changed: {reason}")
+    if missing:
+        messages.error(request, f"{missing} selected incident{'s' if missing != 1 else ''} no longer exist "
+                                "or are not visible to you.")
+    return _back_to_queue(request)
 
 
 @login_required
@@ -148,9 +261,54 @@ def _detail_response(request, incident: Incident, *, status: int = 200, **bound_
         "escalate_form": (bound_forms.get("escalate") or EscalateForm()) if can_escalate else None,
         "can_edit": user.has_perm(CHANGE) and incident.state not in CLOSED_STATES,
         "open_form": open_form,
+        "can_take": _can_take(user, incident),
+        "version": incident.updated_at.isoformat(),
+        "live_poll_seconds": settings.OPSDESK_LIVE_POLL_SECONDS,
     }
     context.update(process_context(request, incident, bound_forms, now=now))
     return TemplateResponse(request, "incidents/incident_detail.html", context, status=status)
+
+
+def _can_take(user, incident: Incident) -> bool:
+    """Whether "Assign to me" is offered: open, not the user's yet, and the user may be its assignee."""
+    if not user.has_perm(CHANGE) or incident.state not in OPEN_STATES or incident.assignee_id == user.pk:
+        return False
+    return services.assignable_users(incident).filter(pk=user.pk).exists()
+
+
+@login_required
+def incident_live(request, pk: int):
+    """The live parts of the incident page (header badges, SLA panel, timeline) as htmx
+    out-of-band swaps, polled by the page; with a notice when the incident changed since
+    ``?version=`` (the ``updated_at`` the page was rendered with)."""
+    incident = _get_incident(request, pk)
+    try:
+        version = datetime.fromisoformat(request.GET.get("version", ""))
+    except ValueError:
+        return HttpResponseBadRequest("version must be the ISO 8601 timestamp the page was rendered with.")
+    if timezone.is_naive(version):
+        version = timezone.make_aware(version, UTC)
+    now = timezone.now()
+    checklist = incident_steps(incident)
+    timeline = incident_timeline(
+        incident, steps=checklist, status_updates=incident_status_updates(incident),
+        action_items=incident_action_items(incident),
+    )
+    changed = incident.updated_at > version
+    sla = sla_state(incident, now=now)
+    policy = incident.sla_policy()
+    context = {
+        "incident": incident,
+        "sla": sla,
+        "sla_calendar": policy.calendar if policy else None,
+        "sla_clocks": [("Response", sla.response), ("Resolution", sla.resolution)],
+        "timeline": timeline,
+        "oob": True,
+        "version": request.GET["version"],
+        "changed_since": changed,
+        "changes_since": [e for e in timeline if e.at > version and e.kind != "notification"][-3:] if changed else [],
+    }
+    return render(request, "incidents/partials/live.html", context)
 
 
 @login_required
@@ -177,7 +335,7 @@ def incident_transition(request, pk: int, name: str):
             instance=incident,
             name=name,
             by=request.user,
-            comment=form.cleaned_data["comment"].strip(),
+            comment=form.cleaned_data.get("comment", "").strip(),
             expected_state=form.cleaned_data["expected_state"],
             **form.transition_fields(),
         )

@@ -40,6 +40,12 @@ def nice_ceiling(value: float) -> float:
     return float(10 ** (exponent + 1))
 
 
+def count_ceiling(value: float, ticks: int = 4) -> float:
+    """An axis maximum for counts: a multiple of ``ticks`` (the grid's steps), so every tick
+    is a whole number (0, 6, 12, 18, 24 rather than 6.25 and 18.75 incidents)."""
+    return float(ticks * max(1, math.ceil(value / ticks))) if value > 0 else float(ticks)
+
+
 def _plot_box() -> tuple[float, float, float, float]:
     return LEFT, TOP, WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 
@@ -88,11 +94,12 @@ def _svg(parts: list[str], title: str) -> SafeString:
 
 def stacked_bar_chart(
     labels: Sequence[str], series: Sequence[Series], *, title: str,
-    y_format: Callable[[float], str] = lambda v: f"{v:g}",
+    y_format: Callable[[float], str] = lambda v: f"{v:g}", counts: bool = False,
 ) -> SafeString:
-    """One bar per label, the series stacked bottom-up in the given order."""
+    """One bar per label, the series stacked bottom-up in the given order; ``counts`` gives
+    the axis whole-number ticks."""
     totals = [sum(s.values[i] or 0 for s in series) for i in range(len(labels))]
-    y_max = nice_ceiling(max(totals, default=0))
+    y_max = (count_ceiling if counts else nice_ceiling)(max(totals, default=0))
     x0, y0, width, height = _plot_box()
     parts = _frame(labels, y_max, y_format, title) + _legend(series)
     slot = width / max(len(labels), 1)

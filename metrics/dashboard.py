@@ -117,7 +117,7 @@ def charts(start: date, end: date, filters: dict) -> tuple[str, list[dict]]:
     result.append({
         "id": "incidents-by-severity",
         "title": title,
-        "svg": stacked_bar_chart(labels, sev_series, title=title),
+        "svg": stacked_bar_chart(labels, sev_series, title=title, counts=True),
         "table": _table(labels, [(s.name, list(s.values), str) for s in reversed(sev_series)]),
         "csv": [("all", link("incidents.count"))]
         + [(Severity(s).label, link("incidents.count", severity=s)) for s in severities],

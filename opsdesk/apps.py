@@ -4,8 +4,9 @@ from django.apps import AppConfig
 class OpsdeskConfig(AppConfig):
     """The shared kernel: services, teams, roles, transition log, notification outbox."""
 
+    default = True  # apps.py also holds APITokensConfig
     name = "opsdesk"
-    verbose_name = "OpsDesk kernel"
+    verbose_name = "Teams, services and records"
 
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
@@ -27,3 +28,12 @@ class OpsdeskConfig(AppConfig):
         from .datetimes import OffsetDateTimeField
 
         serializers.ModelSerializer.serializer_field_mapping[models.DateTimeField] = OffsetDateTimeField
+
+
+class APITokensConfig(AppConfig):
+    """django-rest-knox under a name the admin's readers understand (its own is "Knox")."""
+
+    name = "knox"
+    label = "knox"
+    verbose_name = "API tokens"
+    default_auto_field = "django.db.models.AutoField"

@@ -3,7 +3,8 @@
 from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 
 from .health import broker_status, database_status
@@ -15,6 +16,11 @@ def home(request):
     from .selectors import desk_summary
 
     return render(request, "home.html", {"summary": desk_summary()})
+
+
+def favicon(request):
+    """``/favicon.ico`` (asked for by browsers on pages without an icon link, e.g. the admin)."""
+    return redirect(static("favicon.svg"), permanent=True)
 
 
 @never_cache

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 
@@ -34,3 +35,21 @@ def run_action(request, action, *, success: str | None = None) -> bool:
     if success:
         messages.success(request, success)
     return True
+
+
+def style_list_filters(form, *, multiple=("state",)) -> None:
+    """The filter bar of every list in the queue's style: several-choice filters (state) as
+    checkboxes, "Any …" instead of "---------", yes/no filters as Any / Yes / No, and people
+    by full name. The filtersets stay as they are (the API shares them)."""
+    for name, field in form.fields.items():
+        label = str(field.label or name.replace("_", " ")).lower()
+        if name in multiple and hasattr(field, "choices"):
+            field.widget = forms.CheckboxSelectMultiple(choices=field.choices)
+        elif isinstance(field.widget, forms.NullBooleanSelect):
+            field.widget = forms.Select(choices=[("", "Any"), ("true", "Yes"), ("false", "No")])
+        elif hasattr(field, "empty_label"):
+            field.empty_label = f"Any {label}"
+            if getattr(field, "queryset", None) is not None and field.queryset.model._meta.label == "auth.User":
+                field.label_from_instance = lambda obj: obj.get_full_name() or obj.get_username()
+        elif isinstance(field, forms.ChoiceField) and field.choices and field.choices[0][0] == "":
+            field.choices = [("", f"Any {label}"), *field.choices[1:]]

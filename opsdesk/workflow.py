@@ -56,6 +56,10 @@ class WorkflowModel(ConcurrentTransitionMixin, models.Model):
         """What is missing before ``transition`` may run (gate checks); empty when nothing is."""
         return []
 
+    def blocker_labels(self, missing: list[str]) -> list[str]:
+        """``transition_blockers`` in words for messages (codes stay in ``missing``)."""
+        return missing
+
     def transition_names(self) -> list[str]:
         """Every transition this model knows, in declaration order."""
         return list(dict.fromkeys(t.name for t in self.get_all_state_transitions()))
@@ -129,7 +133,8 @@ def transition_refusal(instance: WorkflowModel, name: str, user: User) -> Except
     missing = instance.transition_blockers(name)
     if missing:
         return TransitionNotAllowed(
-            f"Cannot {name} {instance.number} yet: missing {', '.join(missing)}.", missing=missing
+            f"Cannot {name} {instance.number} yet: missing {', '.join(instance.blocker_labels(missing))}.",
+            missing=missing,
         )
     return None
 

@@ -26,7 +26,7 @@ from opsdesk.workflow import transition_refusal
 from . import services
 from .choices import DeploymentStatus
 from .forms import release_managers
-from .gates import gate_status
+from .gates import gate_status, missing_labels
 from .models import Deployment, Release, ReleaseCheck, ReleaseDeliverable
 from .selectors import releases_list
 
@@ -205,7 +205,8 @@ class ReleaseAdmin(admin.ModelAdmin):
             return "—"
         rows = format_html_join(
             "", "<li><code>{}</code>: {}</li>",
-            ((name, ", ".join(missing) if missing else "✓ ready") for name, missing in gate_status(release).items()),
+            ((name, ", ".join(missing_labels(missing)) if missing else "✓ ready")
+             for name, missing in gate_status(release).items()),
         )
         return format_html("<ul style='margin:0;padding-left:1rem'>{}</ul>", rows)
 
@@ -294,7 +295,8 @@ class ReleaseAdmin(admin.ModelAdmin):
                 missing = getattr(refusal, "missing", [])
                 if refusal is None or missing:
                     buttons.append({
-                        "name": name, "label": ADMIN_TRANSITION_LABELS[name], "missing": missing,
+                        "name": name, "label": ADMIN_TRANSITION_LABELS[name],
+                        "missing": release.blocker_labels(missing),
                         "url": reverse("admin:releases_release_transition", args=[release.pk, name]),
                     })
             extra_context.update({"transition_buttons": buttons, "release_state": release.state})

@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from django.core.exceptions import PermissionDenied
 
+from changes.choices import OUTCOME_STATES, ChangeState
 from opsdesk.choices import Role
 from opsdesk.exceptions import ConcurrentUpdate, DomainValidationError, TransitionNotAllowed
 from opsdesk.workflow import transition_history
@@ -120,7 +121,7 @@ def _deploy(release, by, env, start, *, fail, now, resolver, rng):
 
 def _advance(release, target, *, by, start, now, rng, resolver) -> tuple[int, int]:
     """Walk ``release`` towards ``target`` from ``start``; returns (deployments, failed deployments)."""
-    step = max((now - start) / 9, timedelta(hours=2))
+    step = max((now - start) / 9, timedelta(minutes=2))  # a recent release moves in small steps
     step = min(step, timedelta(days=2))
     at = start
     deployments = failed = 0
@@ -171,6 +172,10 @@ def _advance(release, target, *, by, start, now, rng, resolver) -> tuple[int, in
         name = "fail" if target == ReleaseState.FAILED else "roll_back"
         _move(release, name, by, at, now, comment="Production deployment failed; the release is withdrawn.")
     return deployments, failed
+
+
+# Change states in which the work has begun (or ended): their release cannot still be planning.
+STARTED_CHANGE_STATES = (ChangeState.IN_PROGRESS, ChangeState.VERIFYING, *OUTCOME_STATES)
 
 
 def cut_release_train(*, for_services, at, ctx) -> int:
@@ -227,13 +232,22 @@ def seed(ctx) -> str:
              *transition_history(release).values_list("timestamp", flat=True)]
         )
         age = now - last_joined
-        if age < timedelta(days=2):
+        # A release whose changes are already being carried out is past planning (no change
+        # runs, or ends, while its release is still being planned).
+        started = set(release.changes.filter(state__in=STARTED_CHANGE_STATES).values_list("state", flat=True))
+        if age < timedelta(days=2) and not started:
             continue  # still collecting changes: stays in planning
-        target = ReleaseState.COMPLETED if age > timedelta(days=12) else rng.choice(
-            [ReleaseState.PREPARATION, ReleaseState.IMPLEMENTATION, ReleaseState.VERIFICATION]
-        )
+        if started and age <= timedelta(days=12):
+            target = ReleaseState.VERIFICATION if started <= set(OUTCOME_STATES) else ReleaseState.IMPLEMENTATION
+        else:
+            target = ReleaseState.COMPLETED if age > timedelta(days=12) else rng.choice(
+                [ReleaseState.PREPARATION, ReleaseState.IMPLEMENTATION, ReleaseState.VERIFICATION]
+            )
         try:
-            d, f = _advance(release, target, by=manager, start=last_joined + timedelta(hours=2), now=now,
+            # Soon after the last change joined; before now when its changes already run.
+            start = max(last_joined + timedelta(minutes=1), min(last_joined + timedelta(hours=2),
+                                                                now - timedelta(minutes=30)))
+            d, f = _advance(release, target, by=manager, start=start, now=now,
                             rng=rng, resolver=resolvers[0])
         except (_Stop, DomainValidationError):
             continue

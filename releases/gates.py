@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from changes.choices import ChangeState
 
-from .choices import GATE_DELIVERABLES, CheckKind, DeploymentStatus
+from .choices import GATE_DELIVERABLES, CheckKind, DeliverableKind, DeploymentStatus
 
 GATE_TRANSITIONS = tuple(GATE_DELIVERABLES)
 
@@ -83,6 +83,14 @@ def missing_for(release, transition: str) -> list[str]:
         passed = _passed_checks(release)
         missing += [f"passed {kind.value}" for kind in CheckKind if kind not in passed]
     return missing
+
+
+def missing_labels(items: list[str]) -> list[str]:
+    """What a gate needs in words for screens: ``deliverable release_plan`` → ``release plan``,
+    ``passed security_assessment`` → ``passed security assessment`` (the API keeps the codes)."""
+    labels = {f"deliverable {kind.value}": kind.label.lower() for kind in DeliverableKind}
+    labels.update({f"passed {kind.value}": f"passed {kind.label.lower()}" for kind in CheckKind})
+    return [labels.get(item, item) for item in items]
 
 
 def gate_status(release) -> dict[str, list[str]]:

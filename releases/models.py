@@ -57,6 +57,11 @@ class Release(WorkflowModel):
 
         return missing_for(self, transition)
 
+    def blocker_labels(self, missing: list[str]) -> list[str]:
+        from .gates import missing_labels
+
+        return missing_labels(missing)
+
     @transition(field=state, source=ReleaseState.PLANNING, target=ReleaseState.PREPARATION,
                 permission="releases.move_release")
     def prepare(self, *, by, at) -> None:

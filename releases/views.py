@@ -7,7 +7,7 @@ are calls to ``releases/services.py``; refusals become form errors or messages
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -18,8 +18,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 from django_tables2 import RequestConfig
 
+from changes.selectors import freezes_in_window
 from opsdesk.exceptions import DomainValidationError
-from opsdesk.web import add_domain_errors, run_action
+from opsdesk.web import add_domain_errors, run_action, style_list_filters
 from opsdesk.workflow import transition_refusal
 
 from . import selectors, services
@@ -64,6 +65,7 @@ def release_list(request):
     """All releases: filters (state, service, manager, planned dates, search), sortable, paginated."""
     _require(request.user, VIEW_PERM, "Your role does not include viewing releases.")
     filterset = ReleaseFilterSet(request.GET or None, queryset=selectors.releases_list())
+    style_list_filters(filterset.form)
     table = ReleaseTable(filterset.qs)
     RequestConfig(request, paginate={"per_page": PAGE_SIZE}).configure(table)
     return render(
@@ -94,16 +96,26 @@ def release_calendar(request):
     previous = (month - timedelta(days=1)).replace(day=1)
     following = (month.replace(day=28) + timedelta(days=4)).replace(day=1)
     weeks = selectors.release_calendar(month.year, month.month)
+    first_day, last_day = weeks[0][0].day, weeks[-1][-1].day
+    zone = timezone.get_current_timezone()
+    freezes = list(freezes_in_window(
+        datetime.combine(first_day, time.min, tzinfo=zone), datetime.combine(last_day + timedelta(days=1), time.min,
+                                                                              tzinfo=zone),
+    ).order_by("start"))
     for week in weeks:
         for day in week:
             for release in day.planned:
                 release.badge = STATE_BADGES.get(release.state, "secondary")
+            start = datetime.combine(day.day, time.min, tzinfo=zone)
+            day.freezes = [f for f in freezes if f.start < start + timedelta(days=1) and f.end > start]
     return render(
         request,
         "releases/release_calendar.html",
         {
             "month": month,
             "weeks": weeks,
+            "freezes": freezes,
+            "state_badges": [(label, STATE_BADGES.get(value, "secondary")) for value, label in ReleaseState.choices],
             "previous": previous,
             "following": following,
             "today": today,
@@ -135,7 +147,7 @@ def _detail_context(request, release: Release, **forms) -> dict:
         if refusal is None or missing:  # a gate that does not hold yet is shown, naming what it needs
             transitions.append({
                 "name": name, "label": TRANSITION_LABELS[name][0], "style": TRANSITION_LABELS[name][1],
-                "missing": missing,
+                "missing": release.blocker_labels(missing),
             })
     incidents = list(selectors.incidents_caused_by(release, user))
     visible_incident_ids = {incident.pk for incident in incidents}

@@ -10,6 +10,7 @@ from changes.models import ChangeRequest
 from opsdesk import events, notifications
 from opsdesk.choices import Role
 from opsdesk.models import Service
+from opsdesk.templatetags.opsdesk_format import format_when
 from releases import services as release_services
 from releases.choices import ReleaseState
 from releases.models import Release
@@ -19,10 +20,22 @@ from ..registry import Acted, Rule, Skipped, register
 
 
 def release_name(services: list[Service], day) -> str:
-    """``Payments API release 2026-12-08`` (``+ 1 more service`` when it covers several)."""
+    """``Payments API release 8 Dec 2026`` (``+ 1 more service`` when it covers several), the
+    date in the one format of every page."""
     more = len(services) - 1
     suffix = f" (+ {more} more service{'s' if more != 1 else ''})" if more else ""
-    return f"{services[0].name} release {day:%Y-%m-%d}{suffix}"[:200]
+    return f"{services[0].name} release {format_when(day)}{suffix}"[:200]
+
+
+def _renamed(release: Release, services_before: list[Service]) -> str | None:
+    """The release's new name once a joining change brought more services, when its name is
+    still the one this rule gave it (a name a person chose is kept); None when unchanged."""
+    if release.created_by_rule != RuleKey.APPROVED_CHANGE_TO_RELEASE or not release.planned_date:
+        return None
+    if release.name != release_name(services_before, release.planned_date):
+        return None
+    name = release_name(list(release.services.order_by("id")), release.planned_date)
+    return name if name != release.name else None
 
 
 def tell_release_managers(release: Release, change: ChangeRequest) -> None:
@@ -74,7 +87,11 @@ class ApprovedChangeToRelease(Rule):
         candidates = Release.objects.filter(state=ReleaseState.PLANNING, services__in=services).values("pk")
         release = Release.objects.select_for_update().filter(pk__in=candidates).order_by("created_at", "id").first()
         if release is not None:
+            named = list(release.services.order_by("id"))
             release_services.release_add_change(release=release, change=change, by=None, at=event.at)
+            renamed = _renamed(release, named)
+            if renamed:  # the name the rule gave still says which services: keep it true
+                release = release_services.release_update(release=release, by=None, name=renamed)
             return Acted(detail=f"{change.number} joined {release.number} “{release.name}”.", changed=[release, change])
         day = timezone.localdate(change.planned_start) if change.planned_start else timezone.localdate(event.at)
         release = release_services.release_create(

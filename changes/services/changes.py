@@ -21,6 +21,7 @@ from opsdesk import events
 from opsdesk.exceptions import DomainValidationError, TransitionNotAllowed
 from opsdesk.notifications import email, notify
 from opsdesk.services import refuse_archived
+from opsdesk.templatetags.opsdesk_format import format_when
 from opsdesk.workflow import actor_id, apply_transition, log_transition, transition_refusal
 
 from .. import conflicts
@@ -266,8 +267,7 @@ def _publish_approved(change: ChangeRequest, by) -> None:
 
 def _freeze_message(freezes) -> str:
     names = "; ".join(
-        f"“{freeze.name}” ({timezone.localtime(freeze.start):%Y-%m-%d %H:%M} – "
-        f"{timezone.localtime(freeze.end):%Y-%m-%d %H:%M})"
+        f"“{freeze.name}” ({format_when(freeze.start)} – {format_when(freeze.end)})"
         for freeze in freezes
     )
     return (
@@ -296,8 +296,7 @@ def _notify_approvers(change: ChangeRequest, roles) -> None:
         body=(
             f"{change.get_change_type_display()} change {change.number} “{change.title}”, "
             f"{change.get_risk_display().lower()} risk, planned "
-            f"{timezone.localtime(change.planned_start):%Y-%m-%d %H:%M} – "
-            f"{timezone.localtime(change.planned_end):%Y-%m-%d %H:%M}, "
+            f"{format_when(change.planned_start)} – {format_when(change.planned_end)}, "
             f"needs a decision in the role(s): {role_names}.\n{_site_url(change)}"
         ),
         dedupe_key=f"change:{change.pk}:awaiting-approval",

@@ -198,8 +198,32 @@ def _clock_summary(name: str, clock) -> dict:
         text = "no deadline"
     else:
         text = f"{duration(remaining)} left"
-    return {"name": name, "text": text, "css": f"sla-{status}", "status": clock.status,
+    css = f"sla-{status}"
+    if status == SLAStatus.OK and clock.status != SLAStatus.MET:
+        css = f"sla-{sla_urgency(clock)}"
+    return {"name": name, "text": text, "css": css, "status": clock.status,
             "paused": paused if not clock.breached and clock.status != SLAStatus.MET else ""}
+
+
+SOON_SECONDS = 30 * 60
+
+
+def sla_urgency(clock) -> str:
+    """How urgent a clock within its SLA is, by the share of its target still left: ``ok``
+    (more than half, and more than 30 min), ``soon`` (a quarter to half, or under 30 min),
+    ``warning`` (less than a quarter), so a critical with 14 min left is not coloured like a
+    low with 3 h of its 4 left."""
+    remaining = clock.remaining_seconds
+    if remaining is None or not clock.running and clock.status != SLAStatus.PAUSED:
+        return "ok"
+    window = clock.elapsed_seconds + remaining
+    if remaining <= 0 or window <= 0:
+        return "warning"
+    share = remaining / window
+    level = "ok" if share > 0.5 else "soon" if share > 0.25 else "warning"
+    if level == "ok" and remaining < SOON_SECONDS:
+        level = "soon"  # whatever the target, half an hour is little
+    return level
 
 
 def sla_summary(incident, state) -> dict:

@@ -30,7 +30,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
-    "knox",
+    "opsdesk.apps.APITokensConfig",  # django-rest-knox, named "API tokens" in the admin
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -122,6 +122,7 @@ TEMPLATES = [
                 "incidents.context_processors.major_incidents",
                 "changes.context_processors.awaiting_approval",
             ],
+            "builtins": ["opsdesk.templatetags.opsdesk_format"],
         },
     },
 ]
@@ -155,6 +156,7 @@ AUTH_PASSWORD_VALIDATORS = [
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = env("TIME_ZONE", default="UTC")
 USE_I18N = True
+FORMAT_MODULE_PATH = ["opsdesk.formats"]  # one date format on every page and in the admin
 USE_TZ = True
 
 STATIC_URL = "static/"
@@ -304,6 +306,7 @@ OPSDESK_NOTIFICATION_MAX_ATTEMPTS = env.int("OPSDESK_NOTIFICATION_MAX_ATTEMPTS",
 
 # Major incidents: minutes without a status update before the sweep reminds (§2.1).
 OPSDESK_STATUS_UPDATE_MINUTES = env.int("OPSDESK_STATUS_UPDATE_MINUTES", default=30)
+OPSDESK_LIVE_POLL_SECONDS = env.int("OPSDESK_LIVE_POLL_SECONDS", default=15)  # the incident page polls its live parts
 
 # Satisfaction survey (§5): days a survey link stays valid.
 OPSDESK_SURVEY_MAX_AGE_DAYS = env.int("OPSDESK_SURVEY_MAX_AGE_DAYS", default=14)

@@ -20,4 +20,10 @@
       event.target.select();
     }
   });
+  // <select data-submit-on-change>: submit its form when the choice changes.
+  document.addEventListener("change", function (event) {
+    if (event.target.matches && event.target.matches("[data-submit-on-change]") && event.target.form) {
+      event.target.form.submit();
+    }
+  });
 })();

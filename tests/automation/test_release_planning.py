@@ -12,6 +12,7 @@ from changes import services as change_services
 from changes.models import ChangeRequest
 from opsdesk import events
 from opsdesk.models import Notification
+from opsdesk.templatetags.opsdesk_format import format_when
 from releases import services as release_services
 from releases.models import Release
 from tests.factories import ChangeRequestFactory, ReleaseFactory, ServiceFactory
@@ -40,7 +41,7 @@ def test_an_approved_change_opens_a_planning_release_named_after_its_service(boa
     release = Release.objects.get()
     assert change.release == release
     assert (release.state, release.release_manager, release.created_by_rule) == ("planning", None, RULE)
-    assert release.name == f"Payments API release {timezone.localdate(start):%Y-%m-%d}"
+    assert release.name == f"Payments API release {format_when(timezone.localdate(start))}"
     assert release.planned_date == timezone.localdate(start)
     assert list(release.services.all()) == [service]
     told = Notification.objects.filter(subject=f"{release.number} created for approved change {change.number}")
@@ -50,6 +51,24 @@ def test_an_approved_change_opens_a_planning_release_named_after_its_service(boa
     assert sorted((r.action, r.number) for r in run.records.all()) == [
         ("changed", change.number), ("created", release.number),
     ]
+
+
+def test_the_rules_release_name_follows_the_services_of_the_changes_that_join(board, release_manager):
+    payments, email = ServiceFactory(name="Payments API"), ServiceFactory(name="Email")
+    start = timezone.now() + timedelta(days=3)
+    approve(ChangeRequestFactory(services=[payments], planned_start=start, planned_end=start + timedelta(hours=1)),
+            board)
+    release = Release.objects.get()
+    approve(ChangeRequestFactory(services=[payments, email], planned_start=start,
+                                 planned_end=start + timedelta(hours=1)), board)
+    release.refresh_from_db()
+    assert release.name == f"Payments API release {format_when(release.planned_date)} (+ 1 more service)"
+    # a name a person gave is kept
+    release_services.release_update(release=release, by=release_manager, name="Spring payments")
+    approve(ChangeRequestFactory(services=[payments, ServiceFactory(name="VPN")], planned_start=start,
+                                 planned_end=start + timedelta(hours=1)), board)
+    release.refresh_from_db()
+    assert release.name == "Spring payments"
 
 
 def test_it_joins_the_oldest_planning_release_of_its_services(board, release_manager):

@@ -46,7 +46,7 @@ def test_service_desk_logs_finds_and_acknowledges_an_incident(page, live_server,
     assert incident.customers_affected == 120
     assert incident.state == IncidentState.DETECTED
 
-    page.goto(f"{live_server.url}/incidents/")
+    page.goto(f"{live_server.url}/incidents/?view=open")
     row = page.locator(f"#incident-{incident.pk}")
     assert row.is_visible()
     assert incident.number in row.inner_text()
@@ -91,7 +91,7 @@ def test_queue_and_page_say_when_a_business_hours_clock_stands_still(page, live_
     login(page, live_server, desk)
     for width in (1280, 390):
         page.set_viewport_size({"width": width, "height": 900})
-        page.goto(f"{live_server.url}/incidents/")
+        page.goto(f"{live_server.url}/incidents/?view=open")
         row = page.locator(f"#incident-{incident.pk}")
         assert "paused: outside business hours" in row.inner_text()
         assert "2 h left" in row.inner_text()  # all of the response window, in working time

@@ -32,7 +32,7 @@ def test_a_release_manager_walks_a_release_through_the_prepare_gate(page, live_s
 
     page.get_by_role("button", name="Start preparation").click()
     page.wait_for_load_state()
-    assert "missing deliverable release_plan, deliverable timeline, deliverable resource_plan" in (
+    assert "missing release plan, timeline, resource plan" in (
         page.locator(".alert-danger").inner_text()
     )
 

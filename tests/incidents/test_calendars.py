@@ -248,14 +248,14 @@ def test_queue_and_page_say_paused_outside_business_hours(client, desk, clock, s
     clock.move_to(berlin(2026, 3, 7, 10, 0))  # Saturday
     incident = make(service)
     client.force_login(desk)
-    queue = client.get(reverse("incidents:list")).content.decode()
+    queue = client.get(reverse("incidents:list") + "?view=open").content.decode()
     assert ">2 h left</div>" in queue
     assert "response<span class=\"sla-paused-reason\">paused: outside business hours</span>" in queue
     page = client.get(reverse("incidents:detail", args=[incident.pk])).content.decode()
     assert "paused: outside business hours" in page
     assert "Office" in page and "working time" in page
     clock.move_to(berlin(2026, 3, 9, 9, 30))  # Monday, open
-    queue = client.get(reverse("incidents:list")).content.decode()
+    queue = client.get(reverse("incidents:list") + "?view=open").content.decode()
     assert "1 h 30 min left" in queue and "outside business hours" not in queue
 
 

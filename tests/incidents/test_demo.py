@@ -28,7 +28,7 @@ def test_seed_creates_a_realistic_history():
     # Each incident's checklist (copied, observed, worked by people) is about half of the writes.
     assert len(queries) < 20000, len(queries)
     assert elapsed < 60
-    assert summary.startswith("304 incidents")  # with the two major incidents
+    assert summary.startswith("308 incidents")  # with the two major incidents and the desk's own four
     assert "SLA calendars: medium in Office hours, low in APAC service desk" in summary
     states = dict(Incident.objects.values_list("state").annotate(n=Count("pk")))
     assert set(states) == {"detected", "responding", "on_hold", "resolved", "closed", "cancelled"}
@@ -111,3 +111,19 @@ def test_seed_shows_the_incident_process():
     assert not Incident.objects.filter(state="resolved", follow_up_due__lte=ctx.now, follow_up_breached=False).exists()
     assert not flagged.filter(state="closed", closed_at__lte=F("follow_up_due")).exists()
     assert Incident.objects.filter(detection_breached=True).exists()
+
+
+@pytest.mark.django_db
+def test_the_desk_has_its_own_work_and_the_open_queue_is_not_a_permanent_crisis():
+    from django.db.models import Q
+
+    from incidents.choices import OPEN_STATES
+    from opsdesk.choices import Role
+
+    ctx, _ = seed_kernel()
+    demo.seed(ctx)
+    desk = ctx.user(Role.SERVICE_DESK)
+    open_incidents = Incident.objects.filter(state__in=OPEN_STATES)
+    assert open_incidents.filter(assignee=desk).count() >= 3
+    breached = open_incidents.filter(Q(response_breached=True) | Q(resolution_breached=True)).count()
+    assert 0 < breached <= open_incidents.count() // 3

@@ -135,6 +135,7 @@ def test_started_at_equal_to_detection_is_fine(svc):
 def test_edit_form_reports_only_changed_fields():
     incident = IncidentFactory(title="Old", customers_affected=5)
     other = UserFactory(first_name="Ana", last_name="Lopez")
+    incident.team.members.add(other)  # the assignee choices are the team's members
     data = {
         "title": "New title ",
         "description": incident.description,
@@ -178,7 +179,7 @@ def test_transition_forms_carry_the_state_seen_and_the_fields_they_need():
     assert transition_form_class("cancel") is CancelForm
     form = ResolveForm(incident=incident)
     assert form["expected_state"].value() == Incident.State.DETECTED
-    assert list(form.fields) == ["resolution_summary", "comment", "expected_state"]
+    assert list(form.fields) == ["expected_state", "resolution_summary"]  # one text: no separate comment
 
 
 def test_resolve_form_passes_the_summary_even_when_empty():
@@ -224,3 +225,17 @@ def test_queue_filter_form_is_dressed_for_the_page():
     assert fields["severity"].choices[0] == ("", "Any severity")
     user = UserFactory(first_name="Ana", last_name="Lopez", username="alopez")
     assert fields["assignee"].label_from_instance(user) == "Ana Lopez (alopez)"
+
+
+def test_edit_form_offers_the_teams_members_as_assignees():
+    incident = IncidentFactory()
+    member, lead, outsider = UserFactory(), UserFactory(), UserFactory()
+    incident.team.members.add(member)
+    incident.team.lead = lead
+    incident.team.save()
+    choices = set(IncidentEditForm(incident=incident).fields["assignee"].queryset)
+    assert {member, lead} <= choices
+    assert outsider not in choices
+    form = IncidentEditForm({"title": incident.title, "team": str(incident.team.pk), "assignee": str(outsider.pk),
+                             "customers_affected": "0"}, incident=incident)
+    assert not form.is_valid() and "assignee" in form.errors

@@ -234,12 +234,12 @@ def queue_numbers(response) -> list[str]:
     return re.findall(r'id="incident-(\d+)"', response.content.decode())
 
 
-def test_queue_lists_visible_incidents_newest_first(client, desk, frozen):
+def test_queue_all_view_lists_visible_incidents_most_urgent_first(client, desk, frozen):
     older = IncidentFactory(detected_at=NOW - timedelta(hours=2))
     newer = IncidentFactory(detected_at=NOW - timedelta(hours=1))
-    response = logged_in(client, desk).get(reverse("incidents:list"))
+    response = logged_in(client, desk).get(reverse("incidents:list") + "?view=all")
     assert response.status_code == 200
-    assert queue_numbers(response) == [str(newer.pk), str(older.pk)]
+    assert queue_numbers(response) == [str(older.pk), str(newer.pk)]  # the older one's deadline comes first
     content = response.content.decode()
     assert newer.number in content and "Log an incident" in content
 
@@ -253,8 +253,8 @@ def test_queue_filters_by_state_severity_service_breached_and_search(client, des
     services.incident_transition(instance=acknowledged, name="acknowledge", by=None)
     client = logged_in(client, desk)
 
-    def rows(query):
-        return queue_numbers(client.get(reverse("incidents:list") + query))
+    def rows(query):  # newest first, to read the filters alone
+        return queue_numbers(client.get(reverse("incidents:list") + query + "&sort=-detected_at"))
 
     assert rows("?state=responding") == [str(acknowledged.pk)]
     assert rows("?state=detected&state=responding") == [str(critical.pk), str(on_svc.pk), str(breached.pk),
@@ -284,11 +284,11 @@ def test_queue_hides_confidential_incidents_from_others(client, user_in_role, fr
         (manager, sorted([str(public.pk), str(secret.pk)])),
     ]:
         client.force_login(user)
-        response = client.get(reverse("incidents:list"))
+        response = client.get(reverse("incidents:list") + "?view=all")
         assert sorted(queue_numbers(response)) == expected
         assert ("Leaked keys" in response.content.decode()) == (str(secret.pk) in expected)
         # the search does not leak it either
-        assert (str(secret.pk) in queue_numbers(client.get(reverse("incidents:list") + "?q=Leaked"))) == (
+        assert (str(secret.pk) in queue_numbers(client.get(reverse("incidents:list") + "?view=all&q=Leaked"))) == (
             str(secret.pk) in expected
         )
 
@@ -297,17 +297,17 @@ def test_queue_paginates_25_by_default_and_takes_a_page_size(client, desk, froze
     for i in range(30):
         IncidentFactory(detected_at=NOW - timedelta(minutes=i))
     client = logged_in(client, desk)
-    first = client.get(reverse("incidents:list"))
+    first = client.get(reverse("incidents:list") + "?view=all")
     assert len(queue_numbers(first)) == 25
     assert "Incidents 1–25 of 30" in first.content.decode()
-    assert len(queue_numbers(client.get(reverse("incidents:list") + "?page=2"))) == 5
-    assert len(queue_numbers(client.get(reverse("incidents:list") + "?per_page=10"))) == 10
-    assert len(queue_numbers(client.get(reverse("incidents:list") + "?per_page=50"))) == 30
+    assert len(queue_numbers(client.get(reverse("incidents:list") + "?view=all&page=2"))) == 5
+    assert len(queue_numbers(client.get(reverse("incidents:list") + "?view=all&per_page=10"))) == 10
+    assert len(queue_numbers(client.get(reverse("incidents:list") + "?view=all&per_page=50"))) == 30
     # a page size that is not offered falls back to 25
-    assert len(queue_numbers(client.get(reverse("incidents:list") + "?per_page=100000"))) == 25
+    assert len(queue_numbers(client.get(reverse("incidents:list") + "?view=all&per_page=100000"))) == 25
     # past the end: the last page
-    assert len(queue_numbers(client.get(reverse("incidents:list") + "?page=99"))) == 5
-    assert len(queue_numbers(client.get(reverse("incidents:list") + "?page=x"))) == 25
+    assert len(queue_numbers(client.get(reverse("incidents:list") + "?view=all&page=99"))) == 5
+    assert len(queue_numbers(client.get(reverse("incidents:list") + "?view=all&page=x"))) == 25
 
 
 def test_queue_sorts_by_severity_rank_not_alphabet(client, desk, frozen):
@@ -316,9 +316,9 @@ def test_queue_sorts_by_severity_rank_not_alphabet(client, desk, frozen):
     medium = IncidentFactory(severity="medium")
     high = IncidentFactory(severity="high")
     client = logged_in(client, desk)
-    assert queue_numbers(client.get(reverse("incidents:list") + "?sort=severity")) == [
+    assert queue_numbers(client.get(reverse("incidents:list") + "?view=all&sort=severity")) == [
         str(critical.pk), str(high.pk), str(medium.pk), str(low.pk)]
-    assert queue_numbers(client.get(reverse("incidents:list") + "?sort=-severity")) == [
+    assert queue_numbers(client.get(reverse("incidents:list") + "?view=all&sort=-severity")) == [
         str(low.pk), str(medium.pk), str(high.pk), str(critical.pk)]
 
 
@@ -329,13 +329,13 @@ def test_queue_shows_each_sla_clock_in_colour(client, desk, frozen):
     held = IncidentFactory(severity="medium", detected_at=NOW - timedelta(hours=1))
     services.incident_transition(instance=held, name="acknowledge", by=None, at=NOW - timedelta(minutes=50))
     services.incident_transition(instance=held, name="hold", by=None, at=NOW - timedelta(minutes=30))
-    content = logged_in(client, desk).get(reverse("incidents:list")).content.decode()
+    content = logged_in(client, desk).get(reverse("incidents:list") + "?view=open").content.decode()
 
     def cell(incident):
         row = re.search(rf'id="incident-{incident.pk}".*?</tr>', content, re.S).group(0)
         return re.search(r'<div class="(sla-[a-z]+)" data-sla-status="[a-z]*">([^<]+)</div>', row).groups()
 
-    assert cell(fresh) == ("sla-ok", "12 min left")
+    assert cell(fresh) == ("sla-soon", "12 min left")  # 12 of 15 min left, but under half an hour
     assert cell(warning) == ("sla-warning", "2 min left")
     assert cell(late) == ("sla-breached", "breached by 25 min")
     # 8 h window, 30 min used before the hold: 7 h 30 min left, frozen
@@ -359,16 +359,17 @@ def queries_for(client, url) -> int:
     return len(ctx.captured_queries)
 
 
-# session, user, user perms, group perms, user roles (nav), COUNT, the page of rows (one
-# query with service, team, assignee and reporter), the SLA policies with their calendars
-# (once for every row), and the filter form's choices: services, teams, users; the
+# session, user, user perms, group perms, user roles (nav), the user's teams (My work and
+# "Assign to me"), COUNT, the page of rows (one query with service, team, assignee and
+# reporter), the SLA policies with their calendars (once for every row), the filter form's
+# choices: services, teams, people who work incidents; the bulk form's assignees; the
 # major-incident banner; the user's saved filters of the queue.
-QUEUE_QUERIES = 13
+QUEUE_QUERIES = 15
 # session, user, user perms, group perms, user roles (nav), the incident (joined), its SLA
 # policy with its calendar, content type (unless cached), transition log, notes, notifications,
 # the incident's alerts; the major-incident banner, the checklist, action items, status updates,
-# the action-item owners; the attachments.
-DETAIL_QUERIES = 18
+# the action-item owners; the attachments; whether the user may be its assignee ("Assign to me").
+DETAIL_QUERIES = 19
 
 
 def test_queue_query_count_does_not_grow_with_rows(client, desk, frozen, django_assert_num_queries):
@@ -376,15 +377,20 @@ def test_queue_query_count_does_not_grow_with_rows(client, desk, frozen, django_
     assignee = UserFactory()
     for i in range(5):
         IncidentFactory(assignee=assignee, detected_at=NOW - timedelta(minutes=i))
-    five = queries_for(client, reverse("incidents:list"))
+    five = queries_for(client, reverse("incidents:list") + "?view=all")
     assert five == QUEUE_QUERIES
     for i in range(25):
         IncidentFactory(assignee=UserFactory(), severity="critical", detected_at=NOW - timedelta(minutes=10 + i))
     with django_assert_num_queries(five):
-        response = client.get(reverse("incidents:list") + "?per_page=50")
+        response = client.get(reverse("incidents:list") + "?view=all&per_page=50")
     assert len(queue_numbers(response)) == 30
     with django_assert_num_queries(five):
         client.get(reverse("incidents:list") + "?per_page=50&state=detected&severity=critical&sort=-severity")
+    for i in range(3):
+        IncidentFactory(assignee=desk, detected_at=NOW - timedelta(minutes=40 + i))
+    with django_assert_num_queries(five):  # the default view, My work
+        response = client.get(reverse("incidents:list") + "?per_page=100")
+    assert len(queue_numbers(response)) == 3
 
 
 # --- the incident page ------------------------------------------------------------
@@ -473,7 +479,8 @@ def test_detail_query_count_does_not_grow_with_the_timeline(client, manager, fro
     services.incident_add_note(incident=incident, by=manager, body="one")
     assert queries_for(client, url) <= DETAIL_QUERIES  # the content type may come from Django's cache
     baseline = queries_for(client, url)  # now it does, whichever tests ran before
-    services.incident_transition(instance=incident, name="acknowledge", by=manager, comment="c")
+    # acknowledged by someone else (acknowledging would assign it to the manager: no "Assign to me" to ask about)
+    services.incident_transition(instance=incident, name="acknowledge", by=None, comment="c")
     for i in range(6):
         services.incident_add_note(incident=incident, by=UserFactory(roles=[Role.SERVICE_DESK]), body=f"note {i}")
     services.incident_escalate(incident=incident, by=manager)
@@ -623,9 +630,10 @@ def test_api_reader_may_not_add_notes(client, api_reader):
 
 
 def test_edit_the_non_state_fields(client, desk, frozen):
-    incident = IncidentFactory(title="Old", customers_affected=1)
-    assignee = UserFactory()
     team = TeamFactory()
+    incident = IncidentFactory(title="Old", customers_affected=1, team=team)
+    assignee = UserFactory()
+    team.members.add(assignee)  # the assignee choices are the team's members
     client = logged_in(client, desk)
     assert client.get(reverse("incidents:edit", args=[incident.pk])).status_code == 200
     response = client.post(

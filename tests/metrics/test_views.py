@@ -1,5 +1,6 @@
 """The metrics dashboard: access, periods, charts with tables and CSV links, bounded queries."""
 
+import re
 from datetime import UTC, date, datetime
 
 import pytest
@@ -181,3 +182,13 @@ def test_formatting_and_direction():
     assert compare("incidents.count", 3, 0).text == "new"
     assert compare("incidents.count", 3, None).text == ""
     assert compare("changes.count", 3, 2).tone == "neutral"
+
+
+def test_count_axes_have_whole_number_ticks():
+    from metrics.charts import count_ceiling
+
+    assert [count_ceiling(v) for v in (0, 1, 4, 5, 23, 25)] == [4, 4, 4, 8, 24, 28]
+    svg = str(stacked_bar_chart(["Mon", "Tue"], [Series("Critical", "#dc3545", [25, 3])], title="Incidents",
+                                counts=True))
+    ticks = re.findall(r'class="tick">([0-9.]+)</text>', svg)
+    assert ticks and all("." not in tick for tick in ticks)

@@ -39,6 +39,7 @@ PUBLIC = "public"
 WEB_VIEWS: dict[str, str | None] = {
     "home": LOGIN,
     "healthz": PUBLIC,
+    "favicon": PUBLIC,
     "login": PUBLIC,
     "logout": None,
     "incidents:list": "incidents.view_incident",

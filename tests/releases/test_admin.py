@@ -42,7 +42,7 @@ def test_change_page_shows_gate_status_and_buttons(admin_client, staff_rm):
     release = ReleaseFactory(release_manager=staff_rm)
     response = admin_client.get(reverse("admin:releases_release_change", args=[release.pk]))
     assert response.status_code == 200
-    assert "Still missing: deliverable release_plan, deliverable timeline, deliverable resource_plan" in response.text
+    assert "Still missing: release plan, timeline, resource plan" in response.text
     assert reverse("admin:releases_release_transition", args=[release.pk, "cancel"]) in response.text
     assert 'name="state"' not in response.text  # state is read-only
 
@@ -51,7 +51,7 @@ def test_transition_button_refused_gate_is_a_message(admin_client, staff_rm):
     release = ReleaseFactory(release_manager=staff_rm)
     url = reverse("admin:releases_release_transition", args=[release.pk, "prepare"])
     response = admin_client.post(url, {"expected_state": "planning"}, follow=True)
-    assert "missing deliverable release_plan, deliverable timeline, deliverable resource_plan" in response.text
+    assert "missing release plan, timeline, resource plan" in response.text
     release.refresh_from_db()
     assert release.state == "planning"
 

@@ -97,7 +97,7 @@ def test_detail_shows_a_blocked_gate_button_and_the_refusal_names_what_is_missin
     assert "3 missing" in response.text
     response = rm_client.post(reverse("releases:transition", args=[release.pk, "prepare"]),
                               {"expected_state": "planning"}, follow=True)
-    assert "missing deliverable release_plan, deliverable timeline, deliverable resource_plan" in response.text
+    assert "missing release plan, timeline, resource plan" in response.text
     release.refresh_from_db()
     assert release.state == "planning"
 

@@ -64,7 +64,12 @@ class Command(BaseCommand):
             help="Erase the WHOLE database (flush) and seed again. Everything in it is lost.",
         )
 
-    def handle(self, *args, if_empty: bool, reset: bool, **options):
+        parser.add_argument(
+            "--no-logins", action="store_true",
+            help="Do not print the logins (``make run`` prints them once, in its start banner).",
+        )
+
+    def handle(self, *args, if_empty: bool, reset: bool, no_logins: bool = False, **options):
         if demo.demo_data_present():
             if if_empty:
                 return
@@ -103,8 +108,11 @@ class Command(BaseCommand):
         for line in summaries:
             self.stdout.write(f"  {line}")
         self.stdout.write("")
-        self.stdout.write(self.style.WARNING("Demo logins (shown here once; also in " f"{path}, mode 600):"))
-        self.stdout.write(demo.format_logins(logins))
+        if no_logins:
+            self.stdout.write(f"Demo logins kept in {path} (mode 600).")
+        else:
+            self.stdout.write(self.style.WARNING("Demo logins (shown here once; also in " f"{path}, mode 600):"))
+            self.stdout.write(demo.format_logins(logins))
         for name in missing:
             self.stderr.write(
                 self.style.ERROR(f"Module {name} is missing: its demo data was NOT created (the demo is incomplete).")

@@ -1,0 +1,55 @@
+"""The one date and name format of every page (a template builtin: no ``{% load %}`` needed).
+
+``{{ moment|when }}`` → ``1 Dec 2026 19:17`` in the desk's time zone; ``{{ day|day }}`` →
+``1 Dec 2026``; ``{{ user|person }}`` → the full name (the username only when there is none).
+The admin shows the same formats (``opsdesk/formats``)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from django import template
+from django.utils import dateformat, timezone
+
+register = template.Library()
+
+DATETIME = "j M Y H:i"
+DATE = "j M Y"
+
+
+def format_when(value) -> str:
+    """A moment as every page shows it; naive or aware, in the current time zone."""
+    if value in (None, ""):
+        return ""
+    if isinstance(value, datetime):
+        if timezone.is_aware(value):
+            value = timezone.localtime(value)
+        return dateformat.format(value, DATETIME)
+    if isinstance(value, date):
+        return dateformat.format(value, DATE)
+    return str(value)
+
+
+def format_person(user) -> str:
+    """A person as every page names them: full name, else username; empty for nobody."""
+    if user is None or user == "":
+        return ""
+    full = user.get_full_name() if hasattr(user, "get_full_name") else ""
+    return full or (user.get_username() if hasattr(user, "get_username") else str(user))
+
+
+@register.filter
+def when(value) -> str:
+    return format_when(value)
+
+
+@register.filter
+def day(value) -> str:
+    if isinstance(value, datetime):
+        value = timezone.localtime(value).date() if timezone.is_aware(value) else value.date()
+    return dateformat.format(value, DATE) if value else ""
+
+
+@register.filter
+def person(user) -> str:
+    return format_person(user)
