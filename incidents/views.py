@@ -282,8 +282,9 @@ def incident_live(request, pk: int):
     out-of-band swaps, polled by the page; with a notice when the incident changed since
     ``?version=`` (the ``updated_at`` the page was rendered with)."""
     incident = _get_incident(request, pk)
+    raw_version = request.GET.get("version") or incident.updated_at.isoformat()  # none: no notice
     try:
-        version = datetime.fromisoformat(request.GET.get("version", ""))
+        version = datetime.fromisoformat(raw_version)
     except ValueError:
         return HttpResponseBadRequest("version must be the ISO 8601 timestamp the page was rendered with.")
     if timezone.is_naive(version):
@@ -304,7 +305,7 @@ def incident_live(request, pk: int):
         "sla_clocks": [("Response", sla.response), ("Resolution", sla.resolution)],
         "timeline": timeline,
         "oob": True,
-        "version": request.GET["version"],
+        "version": raw_version,
         "changed_since": changed,
         "changes_since": [e for e in timeline if e.at > version and e.kind != "notification"][-3:] if changed else [],
     }

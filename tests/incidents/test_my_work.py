@@ -306,6 +306,8 @@ def test_live_refuses_a_bad_version_and_hides_what_the_user_may_not_see(client, 
     incident = IncidentFactory()
     client.force_login(desk)
     assert live(client, incident, "yesterday").status_code == 400
+    without = client.get(reverse("incidents:live", args=[incident.pk]))  # no version: the parts, no notice
+    assert without.status_code == 200 and "changed since" not in without.content.decode()
     secret = IncidentFactory(confidential=True)
     assert live(client, secret, secret.updated_at.isoformat()).status_code == 404
 

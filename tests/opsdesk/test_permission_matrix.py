@@ -46,6 +46,7 @@ WEB_VIEWS: dict[str, str | None] = {
     "incidents:create": "incidents.add_incident",
     "incidents:detail": "incidents.view_incident",
     "incidents:edit": "incidents.change_incident",
+    "incidents:live": "incidents.view_incident",
     "changes:list": "changes.view_changerequest",
     "changes:create": "changes.add_changerequest",
     "changes:calendar": "changes.view_changerequest",
@@ -70,7 +71,7 @@ WEB_VIEWS: dict[str, str | None] = {
 # 404 for a record the user may not see, whatever the role (tests/desk/test_attachments.py).
 OWN_CHECKS = {"desk:attachment-download"}
 POST_ONLY = re.compile(
-    r"^(incidents:(transition|note|severity|escalate|step-.*|review|action-item-.*|status-update-add|declare-major)"
+    r"^(incidents:(transition|note|severity|escalate|step-.*|review|action-item-.*|status-update-add|declare-major|bulk|assign-to-me)"
     r"|changes:(transition|approve|reject|feed-token-.*)|releases:(transition|deliverable_add|deployment_add|"
     r"check_record)|automation:raise-change|desk:(saved-filter-.*|attachment-upload|attachment-delete))$"
 )
