@@ -135,14 +135,14 @@ def test_send_test_alert_posts_to_a_running_opsdesk_and_resolves(live_server, ma
 
     _, token = make_source("alertmanager")
     out = StringIO()
-    call_command("send_test_alert", "alertmanager", "--token", token, "--url", live_server.url,
+    call_command("send_test_alert", "alertmanager", f"--token={token}", "--url", live_server.url,
                  "--service", "checkout", "--instances", "2", stdout=out)
     assert "→ 202" in out.getvalue()
     incident = Incident.objects.get()
     assert (incident.title, incident.service, incident.state) == (
         "OpsDesk test alert on test-host-1.example.org (+1 more alert)", service, "detected"
     )
-    call_command("send_test_alert", "alertmanager", "--token", token, "--url", live_server.url, "--resolve",
+    call_command("send_test_alert", "alertmanager", f"--token={token}", "--url", live_server.url, "--resolve",
                  "--service", "checkout", "--instances", "2", stdout=StringIO())
     incident.refresh_from_db()
     assert incident.state == "resolved"

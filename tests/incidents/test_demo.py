@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 
 import pytest
@@ -20,14 +19,11 @@ from opsdesk.models import Notification, TransitionLog
 def test_seed_creates_a_realistic_history():
     ctx, _ = seed_kernel()
     queries = []
-    started = time.monotonic()
     with connection.execute_wrapper(lambda execute, sql, *args: queries.append(sql) or execute(sql, *args)):
         summary = demo.seed(ctx)
-    elapsed = time.monotonic() - started
-    # ~5 s on an idle laptop; the query budget is the deterministic guard, the time a generous one.
+    # The query budget is the guard (time is for benchmarks: a wall-clock limit fails on a busy machine).
     # Each incident's checklist (copied, observed, worked by people) is about half of the writes.
     assert len(queries) < 20000, len(queries)
-    assert elapsed < 60
     assert summary.startswith("308 incidents")  # with the two major incidents and the desk's own four
     assert "SLA calendars: medium in Office hours, low in APAC service desk" in summary
     states = dict(Incident.objects.values_list("state").annotate(n=Count("pk")))
