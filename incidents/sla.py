@@ -6,7 +6,8 @@ business-hours calendar (SPEC §2): an IANA time zone, working intervals per
 weekday in local wall-clock time (several a day; an interval may end at 24:00)
 and holidays. Working time is the set of real instants whose local time falls
 inside an interval of a non-holiday day, so a working hour across a DST change
-is still 3600 real seconds, and a day worked 00:00–24:00 lasts 23 or 25 hours.
+is still 3600 real seconds, and a day worked 00:00–24:00 lasts 23 or 25 hours:
+local times in a DST gap are never worked, those in a fold are worked twice.
 
 Both operations are closed-form per week: a week without a holiday and without
 an offset change is ``weekly_seconds`` in one step, other weeks are summed from
@@ -243,15 +244,49 @@ class WorkingHours(_ClockOps):
 def _day_intervals(calendar: WorkingHours, day: date) -> tuple[tuple[datetime, datetime], ...]:
     if calendar.holidays and calendar._has_holiday(day, day):
         return ()
-    midnight = datetime.combine(day, time(0), tzinfo=calendar._zone)
-    # Wall-clock arithmetic on an aware datetime, then to UTC: 24:00 is the next midnight.
-    return tuple(
-        (
-            (midnight + timedelta(seconds=begin)).astimezone(UTC),
-            (midnight + timedelta(seconds=end)).astimezone(UTC),
-        )
-        for begin, end in calendar.hours[day.weekday()]
-    )
+    # DST rule: worked = local wall time in an interval; a gap's times never occur, a fold's occur twice.
+    midnight = datetime.combine(day, time(0))  # naive local wall time
+    pieces: list[list[datetime]] = []
+    for low, high, offset in _offset_segments(calendar.time_zone, day):
+        for begin, end in calendar.hours[day.weekday()]:
+            first = max(midnight + timedelta(seconds=begin), low + offset)
+            last = min(midnight + timedelta(seconds=end), high + offset)
+            if last > first:
+                pieces.append([first - offset, last - offset])
+    pieces.sort()
+    merged: list[list[datetime]] = []
+    for begin, end in pieces:  # a fold's two passes of one interval may touch in UTC
+        if merged and begin <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([begin, end])
+    return tuple((begin.replace(tzinfo=UTC), end.replace(tzinfo=UTC)) for begin, end in merged)
+
+
+@lru_cache(maxsize=8192)
+def _offset_segments(time_zone: str, day: date) -> tuple[tuple[datetime, datetime, timedelta], ...]:
+    """Naive UTC ranges ``[low, high)`` of constant UTC offset covering every instant whose
+    local date is ``day`` (offsets lie within ±15 h), with their offsets; shared by calendars."""
+    zone, midnight = ZoneInfo(time_zone), datetime.combine(day, time(0))
+
+    def offset(instant: datetime) -> timedelta:
+        return instant.replace(tzinfo=UTC).astimezone(zone).utcoffset()
+
+    samples = [midnight - timedelta(hours=15) + timedelta(hours=9 * i) for i in range(7)]  # to 24 h + 15 h
+    cuts = [samples[0]]
+    for before, after in zip(samples, samples[1:], strict=False):
+        if offset(before) != offset(after):
+            low, high = before, after  # offsets change at whole seconds: bisect to the change
+            while high - low > timedelta(seconds=1):
+                middle = low + (high - low) / 2
+                middle = middle.replace(microsecond=0)
+                if offset(middle) == offset(before):
+                    low = middle
+                else:
+                    high = middle
+            cuts.append(high)
+    cuts.append(samples[-1])
+    return tuple((low, high, offset(low)) for low, high in zip(cuts, cuts[1:], strict=False))
 
 
 def _overlap(intervals, start: datetime, end: datetime) -> timedelta:

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from incidents import sla
@@ -72,6 +72,74 @@ def test_a_night_shift_across_the_change_counts_real_hours():
     # ... and on 1 November 2026 seven (01:00-02:00 happens twice).
     autumn = local(NEW_YORK, 2026, 11, 1, 0, 0)
     assert night.between(autumn, autumn + timedelta(days=1)) == 7 * H
+
+
+def test_hours_inside_the_spring_forward_gap_are_never_worked():
+    # Sunday 29 March 2026 in Berlin: 02:00-03:00 does not exist, so 02:15-03:00 gives no working time.
+    gap = calendar(hours={"sun": [["02:15", "03:00"]]})
+    assert gap.day_intervals(date(2026, 3, 29)) == ()
+    assert gap.between(local(BERLIN, 2026, 3, 28, 0, 0), local(BERLIN, 2026, 3, 30, 0, 0)) == timedelta(0)
+    # Three Sundays, the middle one in the gap: 45 + 0 + 45 minutes.
+    three_sundays = gap.between(local(BERLIN, 2026, 3, 22, 0, 0), local(BERLIN, 2026, 4, 6, 0, 0))
+    assert three_sundays == timedelta(minutes=90)
+    # One minute after Saturday noon is due on the Sunday after the change, 5 April 02:16 CEST.
+    assert gap.add(local(BERLIN, 2026, 3, 28, 12, 0), timedelta(minutes=1)) == datetime(
+        2026, 4, 5, 0, 16, tzinfo=UTC
+    )
+    assert not gap.is_working(datetime(2026, 3, 29, 1, 30, tzinfo=UTC))  # 03:30 CEST
+
+
+def test_hours_straddling_the_spring_forward_gap_count_their_real_part():
+    # 01:30-03:30 on 29 March 2026 is 01:30-02:00 CET then 03:00-03:30 CEST: one real hour, 00:30-01:30 UTC.
+    straddle = calendar(hours={"sun": [["01:30", "03:30"]]})
+    assert straddle.day_intervals(date(2026, 3, 29)) == (
+        (datetime(2026, 3, 29, 0, 30, tzinfo=UTC), datetime(2026, 3, 29, 1, 30, tzinfo=UTC)),
+    )
+    sunday = local(BERLIN, 2026, 3, 29, 0, 0)
+    assert straddle.between(sunday, sunday + timedelta(days=1)) == H
+    assert straddle.add(sunday, timedelta(minutes=45)) == datetime(2026, 3, 29, 1, 15, tzinfo=UTC)  # 03:15 CEST
+    assert straddle.add(sunday, H) == datetime(2026, 3, 29, 1, 30, tzinfo=UTC)  # closing time, 03:30 CEST
+
+
+def test_hours_inside_the_autumn_fold_are_worked_on_both_passes():
+    # Sunday 25 October 2026 in Berlin: 02:00-03:00 happens twice (CEST, then CET), so 02:15-03:00 is
+    # worked twice: 00:15-01:00 UTC and 01:15-02:00 UTC, 90 minutes. 02:00-02:15 CET is not worked.
+    fold = calendar(hours={"sun": [["02:15", "03:00"]]})
+    first, second = (
+        (datetime(2026, 10, 25, 0, 15, tzinfo=UTC), datetime(2026, 10, 25, 1, 0, tzinfo=UTC)),
+        (datetime(2026, 10, 25, 1, 15, tzinfo=UTC), datetime(2026, 10, 25, 2, 0, tzinfo=UTC)),
+    )
+    assert fold.day_intervals(date(2026, 10, 25)) == (first, second)
+    sunday = local(BERLIN, 2026, 10, 25, 0, 0)
+    assert fold.between(sunday, sunday + timedelta(days=1)) == timedelta(minutes=90)
+    assert fold.between(datetime(2026, 10, 25, 0, 30, tzinfo=UTC), datetime(2026, 10, 25, 1, 30, tzinfo=UTC)) == (
+        timedelta(minutes=45)
+    )
+    assert fold.add(sunday, timedelta(minutes=45)) == first[1]  # the first pass's closing time
+    assert fold.add(sunday, H) == datetime(2026, 10, 25, 1, 30, tzinfo=UTC)  # 02:30 CET, second pass
+    assert fold.add(sunday, timedelta(minutes=90)) == second[1]
+    assert not fold.is_working(datetime(2026, 10, 25, 1, 5, tzinfo=UTC))  # 02:05 CET
+    assert fold.is_working(datetime(2026, 10, 25, 1, 20, tzinfo=UTC))  # 02:20 CET
+
+
+def test_hours_straddling_the_autumn_fold_count_the_repeated_part_twice():
+    # 01:30-02:30 on 25 October 2026: 01:30-02:30 CEST (23:30-00:30 UTC), then 02:00-02:30 CET again.
+    straddle = calendar(hours={"sun": [["01:30", "02:30"]]})
+    assert straddle.day_intervals(date(2026, 10, 25)) == (
+        (datetime(2026, 10, 24, 23, 30, tzinfo=UTC), datetime(2026, 10, 25, 0, 30, tzinfo=UTC)),
+        (datetime(2026, 10, 25, 1, 0, tzinfo=UTC), datetime(2026, 10, 25, 1, 30, tzinfo=UTC)),
+    )
+    sunday = local(BERLIN, 2026, 10, 25, 0, 0)
+    assert straddle.between(sunday, sunday + timedelta(days=1)) == timedelta(minutes=90)
+    assert straddle.add(sunday, timedelta(minutes=75)) == datetime(2026, 10, 25, 1, 15, tzinfo=UTC)
+
+
+def test_a_year_of_sundays_in_the_gap_and_fold_matches_day_by_day():
+    # Once found by the property below: weekly Sundays 02:15-03:00 in Berlin over 2026 are 52 x 45 minutes,
+    # less the spring Sunday (0) plus the autumn one's second pass (45): 39 h, the same summed day by day.
+    sundays = calendar(hours={"sun": [["02:15", "03:00"]]})
+    start, end = datetime(2026, 1, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC)
+    assert sundays.between(start, end) == 39 * H == brute_force_between(sundays, start, end)
 
 
 def test_interval_ending_at_24_00_runs_into_the_next_day_without_a_gap():
@@ -246,6 +314,10 @@ def test_adding_is_monotonic_and_additive(clock, start, first, second):
 
 @PROPERTY
 @given(calendars(), instants, instants, instants)
+@example(
+    sla.parse_calendar(time_zone="Europe/Berlin", hours={"sun": [["02:15", "03:00"]]}),
+    datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 6, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC),
+)
 def test_measuring_is_monotonic_additive_and_matches_day_by_day(clock, a, b, c):
     a, b, c = sorted([a, b, c])
     assert clock.between(a, b) <= clock.between(a, c)
