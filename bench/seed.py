@@ -631,15 +631,6 @@ def main() -> None:
     sys.stderr.write("analyze …\n")
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
-    after_seed = []
-    try:
-        from metrics.rollups import rebuild
-
-        sys.stderr.write("metric rollups …\n")
-        rebuild()
-        after_seed.append("metric rollups rebuilt")
-    except ImportError:
-        pass
     with connection.cursor() as cursor:
         if SQLITE:
             size = f"{Path(args.sqlite).stat().st_size / 1e6:.0f} MB"
@@ -649,7 +640,7 @@ def main() -> None:
             size = cursor.fetchone()[0]
     print(
         f"Seeded {', '.join(f'{v:,} {k}' for k, v in counts.items())} into {urlparse(url).path.lstrip('/')} "
-        f"({size}) in {time.monotonic() - started:.0f} s{'; ' + ', '.join(after_seed) if after_seed else ''}. "
+        f"({size}) in {time.monotonic() - started:.0f} s. "
         f"Log in as bench / {BENCH_PASSWORD}."
     )
 

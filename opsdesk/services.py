@@ -20,26 +20,26 @@ def _require(by, perm: str, message: str) -> None:
         raise PermissionDenied(message)
 
 
-@transaction.atomic
-def team_archive(*, team: Team, by) -> Team:
-    """Archive a team (needs ``opsdesk.delete_team``, the permission a delete would need)."""
-    _require(by, "opsdesk.delete_team", "You may not archive teams.")
-    locked = Team.objects.select_for_update().get(pk=team.pk)
+def _archive(model, pk: int):
+    locked = model.objects.select_for_update().get(pk=pk)
     if locked.active:
         locked.active = False
         locked.save(update_fields=["active"])
     return locked
+
+
+@transaction.atomic
+def team_archive(*, team: Team, by) -> Team:
+    """Archive a team (needs ``opsdesk.delete_team``, the permission a delete would need)."""
+    _require(by, "opsdesk.delete_team", "You may not archive teams.")
+    return _archive(Team, team.pk)
 
 
 @transaction.atomic
 def service_archive(*, service: Service, by) -> Service:
     """Archive a service (needs ``opsdesk.delete_service``)."""
     _require(by, "opsdesk.delete_service", "You may not archive services.")
-    locked = Service.objects.select_for_update().get(pk=service.pk)
-    if locked.active:
-        locked.active = False
-        locked.save(update_fields=["active"])
-    return locked
+    return _archive(Service, service.pk)
 
 
 def refuse_archived(**named) -> None:

@@ -297,7 +297,7 @@ class IncidentNoteSerializer(serializers.ModelSerializer):
     }
 )
 class HoursField(serializers.JSONField):
-    pass
+    """Working hours per weekday, described for the schema."""
 
 
 @extend_schema_field(
@@ -309,12 +309,12 @@ class HoursField(serializers.JSONField):
     }
 )
 class HolidaysField(serializers.JSONField):
-    pass
+    """Holiday dates and ranges, described for the schema."""
 
 
 @extend_schema_field({"type": "string", "description": "A severity whose SLA policy counts in this calendar."})
 class PolicySeveritiesField(serializers.SlugRelatedField):
-    pass
+    """The severities whose SLA policy counts in a calendar, described for the schema."""
 
 
 class BusinessCalendarSerializer(serializers.ModelSerializer):
