@@ -92,11 +92,29 @@ def prefetched(teams: Iterable) -> Iterator[None]:
     ):
         groups[name].add(address)
     levels = dict(SLAPolicy.objects.values_list("severity", "notification_level"))
-    token = _directory.set({"members": members, "leads": leads, "groups": groups, "levels": levels, "teams": teams})
+    token = _directory.set({"members": members, "leads": leads, "groups": groups, "levels": levels, "teams": teams,
+                            "lists": {}})
     try:
         yield
     finally:
         _directory.reset(token)
+
+
+def _once(key: tuple, build):
+    """``build()``, computed once per ``key`` inside ``prefetched`` (a team's recipients are the same
+    for every incident of that team, level and confidentiality), else each time."""
+    directory = _directory.get()
+    if directory is None:
+        return build()
+    lists = directory["lists"]
+    if key not in lists:
+        lists[key] = build()
+    return lists[key]
+
+
+def _shared(key: tuple, build) -> list[Recipient]:
+    """``_once``, as a fresh list each time (callers may extend it)."""
+    return list(_once(key, build))
 
 
 def _known_team(team) -> dict | None:
@@ -155,6 +173,14 @@ def event_recipients(incident: Incident, level: str) -> list[Recipient]:
     if level == NotificationLevel.ROUTINE:
         return []
     team = incident.team
+    if team is not None and _known_team(team) is not None:
+        return _shared(("event", team.pk, level, bool(incident.confidential)),
+                       lambda: _event_recipients(incident, level))
+    return _event_recipients(incident, level)
+
+
+def _event_recipients(incident: Incident, level: str) -> list[Recipient]:
+    team = incident.team
     addresses = team_emails(team)
     if level == NotificationLevel.IMMEDIATE:
         addresses += group_emails(Role.INCIDENT_MANAGERS)
@@ -182,14 +208,21 @@ def warning_recipients(incident: Incident, level: str) -> list[Recipient]:
     return list(dict.fromkeys(event_recipients(incident, level) + assignee))
 
 
+def _group_recipients(group: str) -> list[Recipient]:
+    return _shared(("group", group), lambda: [email(a) for a in group_emails(group)])
+
+
 def tier_recipients(incident: Incident, level: int) -> list[Recipient]:
     """The escalation tier ``level`` (1 lead, 2 Incident Managers, 3 Ops Managers), by email."""
+    team = incident.team
     if level <= 1:
-        addresses = lead_email(incident.team)
+        if team is not None and _known_team(team) is not None:
+            return _shared(("lead", team.pk), lambda: [email(a) for a in lead_email(team)])
+        addresses = lead_email(team)
     elif level == 2:
-        addresses = group_emails(Role.INCIDENT_MANAGERS)
+        return _group_recipients(Role.INCIDENT_MANAGERS)
     elif not incident.confidential and _directory.get() is not None:
-        addresses = group_emails(Role.OPS_MANAGERS)
+        return _group_recipients(Role.OPS_MANAGERS)
     else:
         managers = _users().filter(groups__name=Role.OPS_MANAGERS)
         if incident.confidential:
@@ -205,6 +238,12 @@ def tier_recipients(incident: Incident, level: int) -> list[Recipient]:
     return [email(a) for a in addresses]
 
 
+def _display(incident: Incident, name: str) -> str:
+    """``incident.get_<name>_display()``, looked up once per value inside ``prefetched``."""
+    value = getattr(incident, name)
+    return _once(("display", name, value), lambda: incident._get_FIELD_display(Incident._meta.get_field(name)))
+
+
 def link(incident: Incident) -> str:
     return f"{settings.OPSDESK_BASE_URL.rstrip('/')}/incidents/{incident.pk}/"
 
@@ -213,7 +252,7 @@ def describe(incident: Incident) -> str:
     """The body shared by every incident notification."""
     lines = [
         f"{incident.number}: {incident.title}",
-        f"Severity: {incident.get_severity_display()}  State: {incident.get_state_display()}",
+        f"Severity: {_display(incident, 'severity')}  State: {_display(incident, 'state')}",
         f"Service: {incident.service}  Team: {incident.team or '-'}",
         f"Detected: {incident.detected_at:%Y-%m-%d %H:%M %Z}",
     ]
@@ -247,7 +286,7 @@ def event_message(incident: Incident, *, headline: str, key: str, level: str | N
     level = level or level_of(incident)
     return Message(
         recipients=event_recipients(incident, level),
-        subject=f"[{incident.get_severity_display()}] {incident.number} {headline}: {incident.title}",
+        subject=f"[{_display(incident, 'severity')}] {incident.number} {headline}: {incident.title}",
         body=f"{headline}.\n\n{describe(incident)}",
         queue=queue_for(level),
         dedupe_key=f"incident:{incident.pk}:{key}",
@@ -260,7 +299,11 @@ def team_was_notified(incident: Incident, addresses: Iterable[str]) -> bool:
     if incident.team_id is None:
         return False
     team = incident.team
-    return bool(set(addresses) & {*team_emails(team), team.webhook_url})
+
+    def own() -> set[str]:
+        return {*team_emails(team), team.webhook_url}
+
+    return not (_once(("own", team.pk), own) if _known_team(team) else own()).isdisjoint(addresses)
 
 
 def _team_notified(incident: Incident, addresses: list[str]) -> None:
@@ -285,7 +328,7 @@ def warning_message(incident: Incident, *, headline: str, key: str) -> Message:
     level = level_of(incident)
     return Message(
         recipients=warning_recipients(incident, level),
-        subject=f"[{incident.get_severity_display()}] {incident.number} {headline}: {incident.title}",
+        subject=f"[{_display(incident, 'severity')}] {incident.number} {headline}: {incident.title}",
         body=f"{headline}.\n\n{describe(incident)}",
         queue=queue_for(level),
         dedupe_key=f"incident:{incident.pk}:{key}",

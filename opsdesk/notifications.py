@@ -109,14 +109,17 @@ def notify_many(messages: Iterable[Message]) -> list[tuple[int, int | None, str]
     rows already there are skipped) and hand them to the publisher after commit, as
     ``notify`` does. Returns ``(id, object_id, recipient)`` of the rows written.
 
-    Every message needs a ``dedupe_key`` (the sweep's events all have one).
+    Every message needs a ``dedupe_key`` (the sweep's events all have one). The rows are
+    those ``notify`` would write for each message, in the same order; on PostgreSQL each
+    message's subject and body travel once, not once per recipient (``_insert_pg``).
     """
     if _muted.get():
         return []
     from django.db import connection
 
     now = timezone.now()
-    rows, seen = [], set()
+    kept: list[tuple[Message, int | None, list[tuple[str, str, str]]]] = []
+    seen: set[str] = set()
     content_types: dict[type, int] = {}
     for message in messages:
         if message.dedupe_key is None:
@@ -124,38 +127,71 @@ def notify_many(messages: Iterable[Message]) -> list[tuple[int, int | None, str]
         about = message.about
         if about is not None and type(about) not in content_types:
             content_types[type(about)] = ContentType.objects.get_for_model(about).pk
+        rows = []
         for recipient in dict.fromkeys(r for r in message.recipients if r.address):
             key = f"{message.dedupe_key}|{recipient.channel}|{recipient.address}"[:250]
             if key in seen:
                 continue
             seen.add(key)
-            rows.append({
-                "channel": recipient.channel, "recipient": recipient.address, "subject": message.subject[:250],
-                "body": message.body, "status": NotificationStatus.PENDING, "queue": message.queue, "attempts": 0,
-                "last_error": "", "created_at": now, "updated_at": now, "next_attempt_at": now + FIRST_RETRY_AFTER,
-                "dedupe_key": key, "content_type_id": content_types[type(about)] if about is not None else None,
-                "object_id": about.pk if about is not None else None,
-            })
-    if not rows:
+            rows.append((recipient.channel, recipient.address, key))
+        if rows:
+            kept.append((message, content_types[type(about)] if about is not None else None, rows))
+    if not kept:
         return []
-    names = ", ".join(name for name, _type in NOTIFICATION_COLUMNS)
-    table = Notification._meta.db_table
-    if connection.vendor == "postgresql":
-        record = ", ".join(f"{name} {kind}" for name, kind in NOTIFICATION_COLUMNS)
-        source = f"SELECT {names} FROM jsonb_to_recordset(%s::jsonb) AS x({record})"  # noqa: S608 - column names
-        payload = json.dumps(rows, default=lambda value: value.isoformat())
-    else:
-        source = "SELECT " + ", ".join(f"json_extract(value, '$.{name}')" for name, _ in NOTIFICATION_COLUMNS)
-        source += " FROM json_each(%s) WHERE true"
-        payload = json.dumps(rows, default=connection.ops.adapt_datetimefield_value)
-    sql = (f"INSERT INTO {table} ({names}) {source} ON CONFLICT (dedupe_key) DO NOTHING "
-           "RETURNING id, queue, object_id, recipient")
+    insert = _insert_pg if connection.vendor == "postgresql" else _insert_json
     with connection.cursor() as cursor:
-        cursor.execute(sql, [payload])
-        written = cursor.fetchall()
+        written = insert(cursor, kept, now)
     if written:
         transaction.on_commit(lambda rows=[(pk, queue) for pk, queue, _o, _r in written]: _after_commit(rows))
     return [(pk, object_id, recipient) for pk, _queue, object_id, recipient in written]
+
+
+_RETURNING = "ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, queue, object_id, recipient"
+
+
+def _insert_pg(cursor, kept, now) -> list[tuple]:
+    """One INSERT from one JSON array of the messages, each with its rows (channel, recipient, key):
+    a message's subject and body travel and are parsed once, not once per recipient. The rows are
+    expanded in order (a nested loop over the messages and, per message, its rows: no join, no sort)."""
+    payload = json.dumps([
+        {"subject": message.subject[:250], "body": message.body, "queue": message.queue,
+         "content_type_id": content_type, "object_id": message.about.pk if message.about is not None else None,
+         "rows": rows}
+        for message, content_type, rows in kept
+    ])
+    names = ", ".join(name for name, _type in NOTIFICATION_COLUMNS)
+    sql = (
+        f"INSERT INTO {Notification._meta.db_table} ({names}) "  # noqa: S608 - table and column names only
+        "SELECT r ->> 0, r ->> 1, m.subject, m.body, %s, m.queue, 0, '', %s, %s, %s, r ->> 2, "
+        "m.content_type_id, m.object_id "
+        "FROM json_to_recordset(%s::json) "
+        "AS m(subject text, body text, queue text, content_type_id integer, object_id bigint, rows json) "
+        f"CROSS JOIN LATERAL json_array_elements(m.rows) AS r {_RETURNING}"
+    )
+    cursor.execute(sql, [NotificationStatus.PENDING, now, now, now + FIRST_RETRY_AFTER, payload])
+    return cursor.fetchall()
+
+
+def _insert_json(cursor, kept, now) -> list[tuple]:
+    """SQLite: one INSERT from a JSON array of the rows."""
+    from django.db import connection
+
+    rows = [
+        {
+            "channel": channel, "recipient": address, "subject": message.subject[:250], "body": message.body,
+            "status": NotificationStatus.PENDING, "queue": message.queue, "attempts": 0, "last_error": "",
+            "created_at": now, "updated_at": now, "next_attempt_at": now + FIRST_RETRY_AFTER, "dedupe_key": key,
+            "content_type_id": content_type, "object_id": message.about.pk if message.about is not None else None,
+        }
+        for message, content_type, message_rows in kept
+        for channel, address, key in message_rows
+    ]
+    names = ", ".join(name for name, _type in NOTIFICATION_COLUMNS)
+    source = "SELECT " + ", ".join(f"json_extract(value, '$.{name}')" for name, _ in NOTIFICATION_COLUMNS)
+    source += " FROM json_each(%s) WHERE true"
+    payload = json.dumps(rows, default=connection.ops.adapt_datetimefield_value)
+    cursor.execute(f"INSERT INTO {Notification._meta.db_table} ({names}) {source} {_RETURNING}", [payload])  # noqa: S608
+    return cursor.fetchall()
 
 
 def notify(
