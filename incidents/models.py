@@ -295,6 +295,11 @@ class Incident(WorkflowModel):
                 fields=["status_update_due"], name="incident_status_update_due",
                 condition=models.Q(major=True, state__in=["detected", "responding", "on_hold"]),
             ),
+            # The live part of the follow-up metric: resolved, not closed, window still open (bench/NOTES.md).
+            models.Index(
+                fields=["follow_up_due"], name="incident_follow_up_open",
+                condition=models.Q(closed_at__isnull=True, follow_up_due__isnull=False),
+            ),
         ]
         constraints = [
             models.CheckConstraint(

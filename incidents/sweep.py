@@ -28,6 +28,7 @@ from django.db import connection, transaction
 
 from opsdesk.models import TransitionLog
 from opsdesk.notifications import notify_many
+from opsdesk.rollups import announce_bulk_update
 
 from . import notify, sla
 from .choices import OPEN_STATES, SLAClockName, StepKey
@@ -107,6 +108,8 @@ def _breach_batch(clock: str, candidates, now: datetime) -> int:
         )
         if not claimed:
             return 0
+        # The breach flags are figures of the day each incident was detected (the SLA-met rates).
+        announce_bulk_update(Incident, [pk for pk, _ in claimed])
         open_ids = [pk for pk, state in claimed if state in OPEN_STATES]
         levels = _escalate(open_ids, now)
         incidents = _load(open_ids)

@@ -29,6 +29,7 @@ the amount of data.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -524,6 +525,73 @@ def _lead_time(window: Window, filters: Filters, keys: set[str]) -> dict:
     }
 
 
+def _incident_figures(totals: dict, follow_up_open: int, days: int, p50: dict) -> dict:
+    """The incident source's figures from its partial sums (``metrics.rollups``: counts, µs sums)."""
+
+    def mean(total_us, n):
+        # The live Avg of a duration is a whole number of microseconds (an interval, a timedelta).
+        return round(total_us / n) / 1_000_000 if n else None
+
+    count = totals["detected"]
+    return {
+        "incidents.count": count,
+        "incidents.mttd_seconds": mean(totals["detect_us"], count),
+        "incidents.mtta_seconds": mean(totals["ack_us"], totals["acknowledged"]),
+        "incidents.mttr_seconds": mean(totals["resolve_us"], totals["resolved"]),
+        "incidents.mttr_business_seconds": mean(totals["business_us"], totals["resolved"]),
+        "incidents.mtta_p50_seconds": p50.get("ack"),
+        "incidents.mttr_p50_seconds": p50.get("resolve"),
+        "incidents.resolution_rate": _share(totals["resolved_now"], count),
+        "incidents.response_sla_met_rate": _share(totals["response_met"], count),
+        "incidents.resolution_sla_met_rate": _share(totals["resolution_met"], count),
+        "incidents.customer_impact": totals["customers"],
+        "incidents.frequency_per_week": count / (days / 7),
+        "dora.time_to_restore_seconds": mean(totals["restore_us"], totals["restored"]),
+        "incidents.detection_sla_met_rate": _share(totals["detection_met"], count),
+        "incidents.follow_up_met_rate": _share(totals["follow_up_closed"] + follow_up_open, totals["resolved"]),
+    }
+
+
+def _incidents_rolled_up(spans: list[Window], filters: Filters, keys: set[str]) -> list[dict]:
+    """The incident source over each of ``spans`` from the rollups (``metrics.rollups``) and live days.
+
+    A fixed number of queries whatever the number of days or spans: the coverage (2), the daily sums (the
+    rollup rows grouped by day, plus one for the live days), the incidents still in their follow-up window
+    (1) and, for the medians, the histograms (1, plus one per kind for the live days).
+    """
+    from . import rollups
+
+    first, end = spans[0].start_date, spans[-1].end_date
+    now = timezone.now()
+    today = local_today(now)
+    coverage = rollups.Coverage.load(first, end)
+    days = rollups.day_totals(first, end, filters, coverage, today)
+    follow_up = rollups.follow_up_open(first, end, filters, now) if "incidents.follow_up_met_rate" in keys else {}
+    kinds = [kind for kind, key in (("ack", "incidents.mtta_p50_seconds"), ("resolve", "incidents.mttr_p50_seconds"))
+             if key in keys]
+    histograms = rollups.day_histograms(first, end, filters, coverage, today, kinds)
+    result = []
+    for span in spans:
+        totals = dict.fromkeys(rollups.COLUMNS, 0)
+        open_now = 0
+        merged: dict[str, dict[int, int]] = {kind: defaultdict(int) for kind in kinds}
+        for offset in range(span.days):
+            day = span.start_date + timedelta(days=offset)
+            row = days.get(day)
+            if row is not None:
+                for column in rollups.COLUMNS:
+                    totals[column] += row[column] or 0
+            open_now += follow_up.get(day, 0)
+            for kind in kinds:
+                for bucket, n in histograms[kind].get(day, {}).items():
+                    merged[kind][bucket] += n
+        p50 = {kind: rollups.median_of(merged[kind]) for kind in kinds}
+        values = _incident_figures(totals, open_now, span.days, p50)
+        values["_automation_incidents"] = (totals["detected"], totals["automated"])
+        result.append(values)
+    return result
+
+
 SOURCES: dict[str, Callable[[Window, Filters, set[str]], dict]] = {
     "incidents": _incidents,
     "process_steps": _process_steps,
@@ -539,11 +607,40 @@ SOURCES: dict[str, Callable[[Window, Filters, set[str]], dict]] = {
 
 def _figures(window: Window, filters: Filters, keys: Iterable[str]) -> dict[str, object]:
     """The values of ``keys`` over ``window``: each needed source runs once."""
+    return _figures_many([window], filters, keys)[0]
+
+
+def _figures_many(spans: list[Window], filters: Filters, keys: Iterable[str], *, live: bool = False) -> list[dict]:
+    """The values of ``keys`` over each of ``spans`` (consecutive windows).
+
+    The incident source (and the incident part of ``automation.level``) reads the rollups once for all
+    spans (``_incidents_rolled_up``); the other sources run once per span. ``live``: every source from the
+    rows (the reference the rollups are tested against).
+    """
+    from . import rollups
+
     keys = set(keys)
-    values: dict[str, object] = {}
-    for source in dict.fromkeys(METRICS[k].source for k in METRIC_KEYS if k in keys):
-        values.update(SOURCES[source](window, filters, keys))
-    return {k: values[k] for k in METRIC_KEYS if k in keys}
+    sources = list(dict.fromkeys(METRICS[k].source for k in METRIC_KEYS if k in keys))
+    per_span: list[dict[str, object]] = [{} for _ in spans]
+    rolled = not live and rollups.enabled() and ("incidents" in sources or "automation.level" in keys)
+    if rolled:
+        for values, rolled_values in zip(per_span, _incidents_rolled_up(spans, filters, keys), strict=True):
+            values.update(rolled_values)
+    for source in sources:
+        if rolled and source == "incidents":
+            continue
+        for window, values in zip(spans, per_span, strict=True):
+            if rolled and source == "automation":
+                values.update(outcomes.automation(window, filters, keys, incidents=values["_automation_incidents"]))
+            else:
+                values.update(SOURCES[source](window, filters, keys))
+    return [{k: values[k] for k in METRIC_KEYS if k in keys} for values in per_span]
+
+
+def compute_live(period_from: date, period_to: date, filters: Filters | dict | None = None) -> dict:
+    """``compute`` from the rows only, without the rollups (the reference for tests, a fallback)."""
+    return _shape(period_from, period_to, _figures_many(
+        [Window(period_from, period_to)], Filters.of(filters), METRIC_KEYS, live=True)[0])
 
 
 # --- public API ----------------------------------------------------------------
@@ -561,7 +658,10 @@ def compute(period_from: date, period_to: date, filters: Filters | dict | None =
     "releases": {...}, "dora": {...}}``; keys within a group drop the group prefix.
     """
     _check_period(period_from, period_to)
-    values = _figures(Window(period_from, period_to), Filters.of(filters), METRIC_KEYS)
+    return _shape(period_from, period_to, _figures(Window(period_from, period_to), Filters.of(filters), METRIC_KEYS))
+
+
+def _shape(period_from: date, period_to: date, values: dict) -> dict:
     data: dict = {"period": {"from": period_from.isoformat(), "to": period_to.isoformat()}}
     for group in GROUPS:
         data[group] = {}
@@ -632,11 +732,9 @@ def timeseries_many(
     for key in keys:
         if key not in METRICS:
             raise ValueError(f"Unknown metric {key!r}.")
-    flt = Filters.of(filters)
-    return [
-        {"bucket": label.isoformat(), "values": _figures(window, flt, keys)}
-        for label, window in buckets(period_from, period_to, interval)
-    ]
+    spans = buckets(period_from, period_to, interval)
+    rows = _figures_many([window for _, window in spans], Filters.of(filters), keys)
+    return [{"bucket": label.isoformat(), "values": values} for (label, _), values in zip(spans, rows, strict=True)]
 
 
 def timeseries(

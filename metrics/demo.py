@@ -1,4 +1,4 @@
-"""Demo data for metrics: a snapshot for each of the last 90 days of the demo history."""
+"""Demo data for metrics: the rollups of the demo history, and a snapshot for each of its last 90 days."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from django.db import transaction
 
+from . import rollups
 from .definitions import local_today
 from .services import snapshot_days
 
@@ -20,5 +21,6 @@ def seed(ctx) -> str:
     today = local_today(ctx.now)
     with transaction.atomic():  # one commit for the whole backfill
         surveys = seed_surveys(ctx)
+        rollups.build(today=today)  # the history was written in bulk too: build, later writes mark days stale
         count = snapshot_days(first=today - timedelta(days=DEMO_DAYS), end=today)
     return f"metrics: {surveys}; {count} daily snapshots"

@@ -38,21 +38,25 @@ def _by_rule(rows) -> dict:
     return rows.aggregate(total=Count("pk"), automated=Count("pk", filter=Q(created_by_rule__gt="")))
 
 
-def automation(window, filters, keys: set[str]) -> dict:
+def automation(window, filters, keys: set[str], *, incidents: tuple[int, int] | None = None) -> dict:
     """Automation level (one count per kind of record: incidents, changes, releases) and runs (one count).
 
     "Created in the period": an incident by its ``detected_at`` (when it was logged: incidents have no other
     creation time), a change or release by its ``created_at``. The service filter applies to all three; with a
     team or severity filter only incidents count (changes and releases have neither); ``automation.runs`` is
     not filtered (a run's subject may be an alert or a
-    deployment, which have no team).
+    deployment, which have no team). ``incidents``: the incidents' (total, automated) when already known
+    (from the rollups), instead of counting them here.
     """
     from .definitions import _change_rows, _incident_rows, _release_rows
 
     figures = {"total": 0, "automated": 0}
     want_level = "automation.level" in keys
     if want_level:
-        counts = [_by_rule(_incident_rows(filters).filter(window.contains("detected_at")))]
+        if incidents is not None:
+            counts = [{"total": incidents[0], "automated": incidents[1]}]
+        else:
+            counts = [_by_rule(_incident_rows(filters).filter(window.contains("detected_at")))]
         if not filters.team and not filters.severity:  # changes and releases have neither
             counts.append(_by_rule(_change_rows(filters).filter(window.contains("created_at"))))
             counts.append(_by_rule(_release_rows(filters).filter(window.contains("created_at"))))

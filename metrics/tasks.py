@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from celery import shared_task
 
-from . import services
+from . import rollups, services
 from .definitions import local_today
 
 
@@ -14,8 +14,15 @@ from .definitions import local_today
 def snapshot_yesterday() -> str:
     """Store yesterday's figures (site time zone); a re-run replaces the row (beat: 00:15)."""
     day = local_today() - timedelta(days=1)
+    rollups.refresh()  # yesterday joins the rollups, stale days are rebuilt
     services.snapshot_day(day=day)
     return day.isoformat()
+
+
+@shared_task(name="metrics.refresh_rollups")
+def refresh_rollups() -> int:
+    """Rebuild the rollup days marked stale by writes since the last run (beat: every 5 minutes)."""
+    return len(rollups.refresh())
 
 
 @shared_task(name="metrics.weekly_report")

@@ -243,6 +243,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "metrics.snapshot_yesterday",
         "schedule": crontab(hour=0, minute=15),
     },
+    "metric-rollups": {
+        "task": "metrics.refresh_rollups",
+        "schedule": timedelta(minutes=5),
+    },
     "weekly-report": {
         "task": "metrics.weekly_report",
         "schedule": crontab(hour=7, minute=30, day_of_week="mon"),

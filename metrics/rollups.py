@@ -1,0 +1,529 @@
+"""Rollups of the incident source: additive partial aggregates per local day, read instead of the incidents.
+
+``IncidentRollup`` holds, per local day (``definitions.local_midnight``) × service × team × severity, the
+counts and sums of the incidents detected that day and of those resolved that day; ``IncidentHistogram``
+holds per day and scope (all, one service, one team, one severity) the durations' counts in log-spaced
+buckets, for the medians. A figure over a period is then a ``SUM`` over at most (days × groups) rows:
+
+- days before ``RollupState.built_until`` and not marked in ``StaleDay`` come from the rollups;
+- today, every day from ``built_until`` on and every stale day are computed live, with the same partial
+  aggregates (``_partials_sql``), and added in: the sum is the same as a live aggregate over the period;
+- ``incidents.follow_up_met_rate`` depends on *now* ("not closed and the window still open"): the rollup
+  keeps the part that does not (closed by ``follow_up_due``); the rows still in their window are counted
+  live (one query, the partial index ``incident_follow_up_open``: bench/NOTES.md).
+
+Every write of an incident marks the local days of its ``detected_at`` and ``resolved_at``, before and after
+the write, stale (``post_save``/``post_delete``; bulk updates announce their ids through
+``opsdesk.rollups``). ``refresh`` (the nightly task, and every few minutes) rebuilds the stale days and the
+days since ``built_until``, and deletes the marks it saw. ``build`` rebuilds everything (set-based
+``INSERT … SELECT … GROUP BY``; ``manage.py build_metric_rollups``).
+
+Means are ``sum ÷ count`` of integer microseconds: the live figure to the microsecond. Medians come from
+the histograms (8 buckets per doubling, interpolated geometrically within the bucket): see docs/metrics.md
+for the measured error. With two or more of the filters the medians' histograms are built live (grouped
+per day, one query per kind), since the stored ones are per single filter.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import (
+    BigIntegerField,
+    CharField,
+    Count,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    Func,
+    IntegerField,
+    Q,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Cast, Coalesce, Floor, Ln, TruncDate
+from django.db.models.signals import post_delete, post_init, post_save
+from django.utils import timezone
+
+from incidents.choices import IncidentState
+from incidents.models import Incident
+from opsdesk.rollups import rows_updated
+
+from .models import IncidentHistogram, IncidentRollup, RollupState, StaleDay
+
+INCIDENTS = "incidents"
+BUCKETS_PER_DOUBLING = 8
+# The largest relative error of a median from the histograms: the estimate and the exact value lie in the
+# same bucket (or, for an even count, each middle value does), whose bounds differ by this ratio.
+MEDIAN_ERROR = 2 ** (1 / BUCKETS_PER_DOUBLING) - 1
+
+DETECTED_COLUMNS = (
+    "detected", "detect_us", "acknowledged", "ack_us", "resolved_now", "response_met", "resolution_met",
+    "detection_met", "customers", "automated",
+)
+RESOLVED_COLUMNS = ("resolved", "resolve_us", "business_us", "restored", "restore_us", "follow_up_closed")
+COLUMNS = DETECTED_COLUMNS + RESOLVED_COLUMNS
+GROUP = ("svc", "tm", "sev")
+KINDS = ("ack", "resolve")
+SCOPES = {"all": None, "service": "service_id", "team": "team_id", "severity": "severity"}
+
+
+# --- expressions ------------------------------------------------------------------
+
+
+class Microseconds(Func):
+    """A duration expression as a whole number of microseconds (PostgreSQL interval; SQLite already is)."""
+
+    output_field = BigIntegerField()
+
+    def as_postgresql(self, compiler, connection, **extra):
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"ROUND(EXTRACT(EPOCH FROM ({sql})) * 1000000)::bigint", params
+
+    def as_sql(self, compiler, connection, **extra):
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"CAST({sql} AS INTEGER)", params
+
+
+def _micros(later: str, earlier: str) -> Microseconds:
+    return Microseconds(ExpressionWrapper(F(later) - F(earlier), output_field=DurationField()))
+
+
+def _local_day(field_name: str) -> TruncDate:
+    return TruncDate(field_name, tzinfo=timezone.get_default_timezone())
+
+
+def _bucket(micros) -> object:
+    """The histogram bucket of a duration (SQL): 0 below one second, else 1 + ⌊8 · log2(seconds)⌋."""
+    from django.db.models import Case, When
+
+    seconds = ExpressionWrapper(micros / Value(1_000_000.0), output_field=FloatField())
+    return Case(
+        When(Q(_bucket_micros__lt=1_000_000), then=Value(0)),
+        default=Cast(Floor(Ln(seconds) * Value(BUCKETS_PER_DOUBLING / math.log(2))), IntegerField()) + 1,
+        output_field=IntegerField(),
+    )
+
+
+def bucket_of(seconds: float) -> int:
+    """The histogram bucket of ``seconds`` (the SQL of ``_bucket`` in Python)."""
+    if seconds < 1:
+        return 0
+    return 1 + math.floor(math.log(seconds) * BUCKETS_PER_DOUBLING / math.log(2))
+
+
+def _bucket_bounds(bucket: int) -> tuple[float, float]:
+    if bucket <= 0:
+        return 0.0, 1.0
+    return 2 ** ((bucket - 1) / BUCKETS_PER_DOUBLING), 2 ** (bucket / BUCKETS_PER_DOUBLING)
+
+
+def median_of(counts: dict) -> float | None:
+    """The interpolated median (percentile_cont(0.5)) estimated from ``{bucket: count}``.
+
+    The i-th smallest value (0-based) of a bucket holding ranks ``c … c + k − 1`` is placed at fraction
+    ``(i − c + ½) ÷ k`` of the bucket, geometrically (linearly in the first bucket, [0, 1) s).
+    """
+    items = sorted((int(b), n) for b, n in counts.items() if n)
+    total = sum(n for _, n in items)
+    if not total:
+        return None
+
+    def value(rank: int) -> float:
+        seen = 0
+        for bucket, n in items:
+            if rank < seen + n:
+                low, high = _bucket_bounds(bucket)
+                fraction = (rank - seen + 0.5) / n
+                if bucket <= 0:
+                    return low + (high - low) * fraction
+                return low * (high / low) ** fraction
+            seen += n
+        raise AssertionError("rank beyond the histogram")
+
+    middle = (total - 1) / 2
+    lower, upper = math.floor(middle), math.ceil(middle)
+    if lower == upper:
+        return value(lower)
+    return (value(lower) + value(upper)) / 2
+
+
+# --- the partial aggregates (build and live) -------------------------------------
+
+
+def _rows():
+    return Incident.objects.exclude(state=IncidentState.CANCELLED).order_by()
+
+
+def _filtered(rows, filters):
+    if filters.service:
+        rows = rows.filter(service_id=filters.service)
+    if filters.team:
+        rows = rows.filter(team_id=filters.team)
+    if filters.severity:
+        rows = rows.filter(severity=filters.severity)
+    return rows
+
+
+def _sum(expression, condition: Q | None = None):
+    return Coalesce(Sum(expression, filter=condition), Value(0), output_field=BigIntegerField())
+
+
+def _detected_query(rows, with_groups: bool):
+    acknowledged = Q(acknowledged_at__isnull=False)
+    keys = {"day": _local_day("detected_at")}
+    if with_groups:
+        keys.update(svc=F("service_id"), tm=F("team_id"), sev=F("severity"))
+    aggregates = {
+        "detected": Count("pk"),
+        "detect_us": _sum(_micros("detected_at", "started_at")),
+        "acknowledged": Count("pk", filter=acknowledged),
+        "ack_us": _sum(_micros("acknowledged_at", "detected_at"), acknowledged),
+        "resolved_now": Count("pk", filter=Q(state__in=[IncidentState.RESOLVED, IncidentState.CLOSED])),
+        "response_met": Count("pk", filter=Q(response_breached=False)),
+        "resolution_met": Count("pk", filter=Q(resolution_breached=False)),
+        "detection_met": Count("pk", filter=Q(detection_breached=False)),
+        "customers": _sum(F("customers_affected")),
+        "automated": Count("pk", filter=Q(created_by_rule__gt="")),
+    }
+    return rows.annotate(**keys).values(*keys).annotate(**aggregates)
+
+
+def _resolved_query(rows, with_groups: bool):
+    caused = Q(caused_by_release__isnull=False) | Q(caused_by_change__isnull=False)
+    to_resolve = ExpressionWrapper(F("resolved_at") - F("detected_at"), output_field=DurationField())
+    keys = {"day": _local_day("resolved_at")}
+    if with_groups:
+        keys.update(svc=F("service_id"), tm=F("team_id"), sev=F("severity"))
+    aggregates = {
+        "resolved": Count("pk"),
+        "resolve_us": _sum(Microseconds(to_resolve)),
+        "business_us": _sum(Microseconds(Coalesce(F("working_time_to_resolve"), to_resolve,
+                                                  output_field=DurationField()))),
+        "restored": Count("pk", filter=caused),
+        "restore_us": _sum(Microseconds(to_resolve), caused),
+        "follow_up_closed": Count("pk", filter=Q(closed_at__isnull=False, closed_at__lte=F("follow_up_due"))),
+    }
+    return rows.annotate(**keys).values(*keys).annotate(**aggregates)
+
+
+def _partials_sql(detected_rows, resolved_rows, with_groups: bool) -> tuple[str, list]:
+    """One statement: the partial aggregates of both kinds, summed per day (and group)."""
+    keys = ["day", *GROUP] if with_groups else ["day"]
+    det_sql, det_params = _detected_query(detected_rows, with_groups).query.sql_with_params()
+    res_sql, res_params = _resolved_query(resolved_rows, with_groups).query.sql_with_params()
+    det_cols = [*keys, *DETECTED_COLUMNS, *(f"0 AS {c}" for c in RESOLVED_COLUMNS)]
+    res_cols = [*keys, *(f"0 AS {c}" for c in DETECTED_COLUMNS), *RESOLVED_COLUMNS]
+    sums = ", ".join(f"SUM({c})" for c in COLUMNS)
+    key_list = ", ".join(keys)
+    sql = (
+        f"SELECT {key_list}, {sums} FROM ("  # noqa: S608 - column names only
+        f"SELECT {', '.join(det_cols)} FROM ({det_sql}) d UNION ALL "
+        f"SELECT {', '.join(res_cols)} FROM ({res_sql}) r"
+        f") u GROUP BY {key_list}"
+    )
+    return sql, [*det_params, *res_params]
+
+
+def _days_q(field_name: str, days: Iterable[date]) -> Q:
+    """``field`` on one of ``days`` (consecutive days are one range)."""
+    from .definitions import local_midnight
+
+    condition = Q(pk__in=[])
+    for first, end in _ranges(days):
+        condition |= Q(**{f"{field_name}__gte": local_midnight(first), f"{field_name}__lt": local_midnight(end)})
+    return condition
+
+
+def _ranges(days: Iterable[date]) -> list[tuple[date, date]]:
+    ranges: list[list[date]] = []
+    for day in sorted(set(days)):
+        if ranges and ranges[-1][1] == day:
+            ranges[-1][1] = day + timedelta(days=1)
+        else:
+            ranges.append([day, day + timedelta(days=1)])
+    return [(a, b) for a, b in ranges]
+
+
+def _histogram_query(rows, kind: str, scope: str, with_scope_key: bool):
+    """Counts per (day[, scope key], bucket) of one kind's durations."""
+    if kind == "ack":
+        rows = rows.filter(acknowledged_at__isnull=False)
+        micros, day = _micros("acknowledged_at", "detected_at"), _local_day("detected_at")
+    else:
+        micros, day = _micros("resolved_at", "detected_at"), _local_day("resolved_at")
+    keys = {"day": day}
+    column = SCOPES[scope]
+    if with_scope_key:
+        if column is None:
+            keys["k"] = Value("", output_field=CharField())
+        else:
+            keys["k"] = Cast(column, CharField())
+            rows = rows.filter(**{f"{column}__isnull": False})
+    rows = rows.annotate(_bucket_micros=micros)
+    keys["b"] = _bucket(F("_bucket_micros"))
+    return rows.annotate(**keys).values(*keys).annotate(n=Count("pk"))
+
+
+# --- building -----------------------------------------------------------------------
+
+
+def _json_object_agg() -> str:
+    return "jsonb_object_agg(b, n)" if connection.vendor == "postgresql" else "json_group_object(b, n)"
+
+
+def _insert(days: list[tuple[date, date]] | None, end: date) -> None:
+    """Insert the rollup and histogram rows of ``days`` (ranges; None: every day before ``end``)."""
+    from .definitions import local_midnight
+
+    if days is None:
+        detected = _rows().filter(detected_at__lt=local_midnight(end))
+        resolved = _rows().filter(resolved_at__lt=local_midnight(end))
+    else:
+        detected = _rows().filter(_days_q("detected_at", _expand(days)))
+        resolved = _rows().filter(_days_q("resolved_at", _expand(days)))
+    select_sql, params = _partials_sql(detected, resolved, with_groups=True)
+    table = IncidentRollup._meta.db_table
+    columns = ", ".join(["day", "service_id", "team_id", "severity", *COLUMNS])
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {table} ({columns}) {select_sql}", params)  # noqa: S608
+        histogram = IncidentHistogram._meta.db_table
+        for kind in KINDS:
+            rows = detected if kind == "ack" else resolved
+            for scope in SCOPES:
+                inner, inner_params = _histogram_query(rows, kind, scope, True).query.sql_with_params()
+                cursor.execute(
+                    f"INSERT INTO {histogram} (day, kind, scope, {connection.ops.quote_name('key')}, counts) "  # noqa: S608
+                    f"SELECT day, %s, %s, k, {_json_object_agg()} FROM ({inner}) h GROUP BY day, k",
+                    [kind, scope, *inner_params],
+                )
+
+
+def _expand(ranges: list[tuple[date, date]]) -> list[date]:
+    return [first + timedelta(days=i) for first, end in ranges for i in range((end - first).days)]
+
+
+@transaction.atomic
+def build(*, today: date | None = None) -> int:
+    """Rebuild every rollup row of the days before ``today`` (set-based); returns the rollup rows written."""
+    from .definitions import local_today
+
+    today = today or local_today()
+    IncidentRollup.objects.all().delete()
+    IncidentHistogram.objects.all().delete()
+    StaleDay.objects.filter(source=INCIDENTS).delete()
+    _insert(None, today)
+    RollupState.objects.update_or_create(
+        source=INCIDENTS, defaults={"time_zone": settings.TIME_ZONE, "built_until": today, "updated_at": timezone.now()}
+    )
+    return IncidentRollup.objects.count()
+
+
+@transaction.atomic
+def refresh(*, today: date | None = None) -> list[date]:
+    """Rebuild the stale days and those from ``built_until`` to yesterday; the days rebuilt.
+
+    Builds everything when there are no rollups yet or the time zone changed. The marks read are deleted
+    by id, so one written while this runs (by a write this rebuild may not have seen) stays.
+    """
+    from .definitions import local_today
+
+    today = today or local_today()
+    state = RollupState.objects.select_for_update().filter(source=INCIDENTS).first()
+    if state is None or state.time_zone != settings.TIME_ZONE:
+        build(today=today)
+        return []
+    marks = list(StaleDay.objects.filter(source=INCIDENTS).values_list("pk", "day"))
+    days = {day for _, day in marks if day < today}
+    days.update(state.built_until + timedelta(days=i) for i in range(max((today - state.built_until).days, 0)))
+    if days:
+        ranges = _ranges(days)
+        IncidentRollup.objects.filter(_in_ranges(ranges)).delete()
+        IncidentHistogram.objects.filter(_in_ranges(ranges)).delete()
+        _insert(ranges, today)
+    StaleDay.objects.filter(pk__in=[pk for pk, _ in marks]).delete()
+    if state.built_until < today:
+        state.built_until = today
+        state.updated_at = timezone.now()
+        state.save(update_fields=["built_until", "updated_at"])
+    return sorted(days)
+
+
+def _in_ranges(ranges: list[tuple[date, date]]) -> Q:
+    condition = Q(pk__in=[])
+    for first, end in ranges:
+        condition |= Q(day__gte=first, day__lt=end)
+    return condition
+
+
+# --- staleness ---------------------------------------------------------------------
+
+
+def _days_of(*moments: datetime | None) -> set[date]:
+    return {timezone.localdate(m) for m in moments if m is not None}
+
+
+def mark_stale(days: Iterable[date], *, today: date | None = None) -> None:
+    """Mark past ``days`` stale for the incident rollups (today is always live)."""
+    from .definitions import local_today
+
+    today = today or local_today()
+    past = sorted({d for d in days if d < today})
+    if past:
+        StaleDay.objects.bulk_create([StaleDay(source=INCIDENTS, day=d) for d in past])
+
+
+def _remember(sender, instance, **kwargs):
+    instance._rollup_moments = (instance.__dict__.get("detected_at"), instance.__dict__.get("resolved_at"))
+
+
+def _saved(sender, instance, **kwargs):
+    before = getattr(instance, "_rollup_moments", (None, None))
+    mark_stale(_days_of(*before, instance.detected_at, instance.resolved_at))
+    _remember(sender, instance)
+
+
+def _deleted(sender, instance, **kwargs):
+    mark_stale(_days_of(instance.detected_at, instance.resolved_at))
+
+
+def _bulk_updated(sender, ids, **kwargs):
+    """One ``INSERT … SELECT`` of the past local days (detected, resolved) of the incidents ``ids``."""
+    from .definitions import local_midnight, local_today
+
+    midnight = local_midnight(local_today())
+    rows = Incident.objects.filter(pk__in=ids).order_by()
+    detected = rows.filter(detected_at__lt=midnight).annotate(day=_local_day("detected_at")).values("day")
+    resolved = rows.filter(resolved_at__lt=midnight).annotate(day=_local_day("resolved_at")).values("day")
+    days_sql, params = detected.union(resolved).query.sql_with_params()
+    table = StaleDay._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (source, day, marked_at) SELECT %s, day, %s FROM ({days_sql}) s",  # noqa: S608
+            [INCIDENTS, timezone.now(), *params],
+        )
+
+
+def connect() -> None:
+    post_init.connect(_remember, sender=Incident, dispatch_uid="metrics-rollup-remember")
+    post_save.connect(_saved, sender=Incident, dispatch_uid="metrics-rollup-saved")
+    post_delete.connect(_deleted, sender=Incident, dispatch_uid="metrics-rollup-deleted")
+    rows_updated.connect(_bulk_updated, sender=Incident, dispatch_uid="metrics-rollup-bulk")
+
+
+# --- reading ----------------------------------------------------------------------
+
+
+@dataclass
+class Coverage:
+    """Which days of a period the rollups may answer: none when not built or built in another time zone."""
+
+    built_until: date | None
+    stale: set[date] = field(default_factory=set)
+
+    @classmethod
+    def load(cls, first: date, end: date) -> Coverage:
+        state = RollupState.objects.filter(source=INCIDENTS, time_zone=settings.TIME_ZONE).first()
+        if state is None:
+            return cls(None)
+        stale = set(
+            StaleDay.objects.filter(source=INCIDENTS, day__gte=first, day__lt=end).values_list("day", flat=True)
+        )
+        return cls(state.built_until, stale)
+
+    def live_days(self, first: date, end: date, today: date) -> set[date]:
+        """The days of ``[first, end)`` computed from the incidents."""
+        days = {first + timedelta(days=i) for i in range((end - first).days)}
+        if self.built_until is None:
+            return days
+        limit = min(self.built_until, today)
+        return {d for d in days if d >= limit or d in self.stale}
+
+
+def _as_date(value) -> date:
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def day_totals(first: date, end: date, filters, coverage: Coverage, today: date) -> dict[date, dict]:
+    """The partial sums of every day of ``[first, end)`` that has any: rollups plus the live days."""
+    live = coverage.live_days(first, end, today)
+    totals: dict[date, dict] = {}
+    if len(live) < (end - first).days:
+        rows = IncidentRollup.objects.filter(day__gte=first, day__lt=end)
+        if filters.service:
+            rows = rows.filter(service_id=filters.service)
+        if filters.team:
+            rows = rows.filter(team_id=filters.team)
+        if filters.severity:
+            rows = rows.filter(severity=filters.severity)
+        if live:
+            rows = rows.exclude(day__in=sorted(live))
+        for row in rows.order_by().values("day").annotate(**{c: Sum(c) for c in COLUMNS}):
+            day = _as_date(row.pop("day"))
+            totals[day] = {column: int(value or 0) for column, value in row.items()}
+    if live:
+        base = _filtered(_rows(), filters)
+        sql, params = _partials_sql(
+            base.filter(_days_q("detected_at", live)), base.filter(_days_q("resolved_at", live)), with_groups=False
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            for day, *values in cursor.fetchall():
+                row = totals.setdefault(_as_date(day), dict.fromkeys(COLUMNS, 0))
+                for column, value in zip(COLUMNS, values, strict=True):
+                    row[column] += int(value or 0)
+    return totals
+
+
+def follow_up_open(first: date, end: date, filters, now: datetime) -> dict[date, int]:
+    """Incidents resolved on each day of ``[first, end)``, not closed and still in their follow-up window."""
+    from .definitions import local_midnight
+
+    rows = (
+        _filtered(_rows(), filters)
+        .filter(closed_at__isnull=True, follow_up_due__gt=now,
+                resolved_at__gte=local_midnight(first), resolved_at__lt=local_midnight(end))
+        .annotate(day=_local_day("resolved_at")).values("day").annotate(n=Count("pk"))
+    )
+    return {_as_date(row["day"]): row["n"] for row in rows}
+
+
+def day_histograms(
+    first: date, end: date, filters, coverage: Coverage, today: date, kinds: Iterable[str]
+) -> dict[str, dict[date, dict[int, int]]]:
+    """Per kind and day, the duration histogram: stored for the rollup days, live for the others."""
+    kinds = list(kinds)
+    result: dict[str, dict[date, dict[int, int]]] = {kind: defaultdict(dict) for kind in kinds}
+    if not kinds:
+        return result
+    given = [(name, value) for name, value in filters.as_dict().items() if value]
+    live = coverage.live_days(first, end, today)
+    if len(given) > 1:
+        live = {first + timedelta(days=i) for i in range((end - first).days)}
+    if len(live) < (end - first).days:
+        scope, key = ("all", "") if not given else (given[0][0], str(given[0][1]))
+        rows = IncidentHistogram.objects.filter(kind__in=kinds, scope=scope, key=key, day__gte=first, day__lt=end)
+        if live:
+            rows = rows.exclude(day__in=sorted(live))
+        for kind, day, counts in rows.values_list("kind", "day", "counts"):
+            result[kind][_as_date(day)] = {int(b): n for b, n in counts.items()}
+    if live:
+        base = _filtered(_rows(), filters)
+        for kind in kinds:
+            moment = "detected_at" if kind == "ack" else "resolved_at"
+            for row in _histogram_query(base.filter(_days_q(moment, live)), kind, "all", False):
+                counts = result[kind][_as_date(row["day"])]
+                counts[row["b"]] = counts.get(row["b"], 0) + row["n"]
+    return result
+
+
+def enabled() -> bool:
+    """Whether the rollup path is used (``OPSDESK_METRIC_ROLLUPS``, default on)."""
+    return getattr(settings, "OPSDESK_METRIC_ROLLUPS", True)
