@@ -14,6 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from opsdesk.selectors import active_services, active_teams
+from opsdesk.widgets import Select as FastSelect
 
 from .choices import CancelReason, IncidentState, Severity, StatusAudience
 from .models import Incident
@@ -389,6 +390,14 @@ def style_queue_filters(form) -> None:
             field.label_from_instance = UserChoiceField.label_from_instance.__get__(field)
         if name == "severity":
             field.choices = [("", empty), *Severity.choices]
+    # Hundreds of services and people: options rendered in Python, not one template each.
+    for name in ("severity", "service", "team", "assignee", "breached"):
+        field = fields.get(name)
+        if field is not None and type(field.widget) is forms.Select:
+            fast = FastSelect(attrs=field.widget.attrs)
+            fast.choices = field.widget.choices
+            fast.is_required = field.widget.is_required
+            field.widget = fast
 
 
 # --- the incident process (§2.1) ------------------------------------------------------

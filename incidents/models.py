@@ -136,7 +136,7 @@ class Incident(WorkflowModel):
         related_name="reported_incidents",
     )
     started_at = models.DateTimeField(help_text="When impact began.")
-    detected_at = models.DateTimeField(default=timezone.now, db_index=True)
+    detected_at = models.DateTimeField(default=timezone.now)  # indexed with the id: Meta.indexes
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True, db_index=True)
     closed_at = models.DateTimeField(null=True, blank=True)
@@ -238,6 +238,18 @@ class Incident(WorkflowModel):
             models.Index(fields=["state", "response_due"]),
             models.Index(fields=["state", "resolution_due"]),
             models.Index(fields=["service", "detected_at"]),
+            # Lists and pages (bench/NOTES.md, "Lists at a million incidents"): the default order
+            # (newest first, id as tiebreaker) as an index-only scan of ids, for deep pages and
+            # keyset cursors; it serves every ``detected_at`` range as well.
+            models.Index(fields=["detected_at", "id"], name="incident_detected_id"),
+            # The queue's pages of open incidents: every column its filters and its urgency order
+            # read, so the page's ids come from an index-only scan of the open rows alone.
+            models.Index(
+                fields=["severity", "state"], name="incident_open_queue",
+                include=["response_breached", "resolution_breached", "acknowledged_at", "response_due",
+                         "resolution_due", "detected_at", "id", "assignee", "team", "confidential", "reporter"],
+                condition=models.Q(state__in=["detected", "responding", "on_hold"]),
+            ),
             # Open incidents per assignee (the least-loaded assignment, "my work").
             models.Index(fields=["assignee", "state"]),
             # The sweep's warning queries: "warning due by now, not yet warned, clock still

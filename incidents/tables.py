@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from opsdesk.pagination import EstimatedPaginator
 from opsdesk.templatetags.opsdesk_format import format_person, format_when
 
 from .choices import OPEN_STATES
@@ -38,13 +39,14 @@ def page_size(value) -> int:
 
 
 def paginate(table, request, per_page: int) -> None:
-    """Page ``table`` at ``per_page`` rows (``?page=``; past the end shows the last page)."""
+    """Page ``table`` at ``per_page`` rows (``?page=``; past the end shows the last page), without
+    an exact COUNT of a large queue (``EstimatedPaginator``: "about N" beyond 1 000 rows)."""
     try:
-        table.paginate(page=request.GET.get("page", 1), per_page=per_page)
+        table.paginate(paginator_class=EstimatedPaginator, page=request.GET.get("page", 1), per_page=per_page)
     except PageNotAnInteger:
-        table.paginate(page=1, per_page=per_page)
+        table.paginate(paginator_class=EstimatedPaginator, page=1, per_page=per_page)
     except EmptyPage:
-        table.paginate(page=table.paginator.num_pages, per_page=per_page)
+        table.paginate(paginator_class=EstimatedPaginator, page=table.paginator.num_pages, per_page=per_page)
 
 
 def prepare_page(rows, *, user, now) -> None:
