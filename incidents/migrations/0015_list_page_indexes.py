@@ -9,7 +9,7 @@ DETECTED_AT_INDEX = "incidents_incident_detected_at_410bcd30"
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("incidents", "0013_sweep_partial_indexes"),
+        ("incidents", "0014_follow_up_open_index"),
     ]
 
     operations = [
