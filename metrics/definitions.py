@@ -238,6 +238,16 @@ class Filters:
     def as_dict(self) -> dict:
         return {"service": self.service, "team": self.team, "severity": self.severity}
 
+    def narrow(self, rows):
+        """``rows`` (incidents or their rollups: both have service, team and severity) narrowed to these filters."""
+        if self.service:
+            rows = rows.filter(service_id=self.service)
+        if self.team:
+            rows = rows.filter(team_id=self.team)
+        if self.severity:
+            rows = rows.filter(severity=self.severity)
+        return rows
+
 
 # --- database helpers ---------------------------------------------------------
 
@@ -298,14 +308,7 @@ def _share(part: int, whole: int) -> float | None:
 
 
 def _incident_rows(filters: Filters):
-    rows = Incident.objects.exclude(state=IncidentState.CANCELLED)
-    if filters.service:
-        rows = rows.filter(service_id=filters.service)
-    if filters.team:
-        rows = rows.filter(team_id=filters.team)
-    if filters.severity:
-        rows = rows.filter(severity=filters.severity)
-    return rows
+    return filters.narrow(Incident.objects.exclude(state=IncidentState.CANCELLED))
 
 
 def _incidents(window: Window, filters: Filters, keys: set[str]) -> dict:

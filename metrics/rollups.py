@@ -162,16 +162,6 @@ def _rows():
     return Incident.objects.exclude(state=IncidentState.CANCELLED).order_by()
 
 
-def _filtered(rows, filters):
-    if filters.service:
-        rows = rows.filter(service_id=filters.service)
-    if filters.team:
-        rows = rows.filter(team_id=filters.team)
-    if filters.severity:
-        rows = rows.filter(severity=filters.severity)
-    return rows
-
-
 def _sum(expression, condition: Q | None = None):
     return Coalesce(Sum(expression, filter=condition), Value(0), output_field=BigIntegerField())
 
@@ -456,20 +446,14 @@ def day_totals(first: date, end: date, filters, coverage: Coverage, today: date)
     live = coverage.live_days(first, end, today)
     totals: dict[date, dict] = {}
     if len(live) < (end - first).days:
-        rows = IncidentRollup.objects.filter(day__gte=first, day__lt=end)
-        if filters.service:
-            rows = rows.filter(service_id=filters.service)
-        if filters.team:
-            rows = rows.filter(team_id=filters.team)
-        if filters.severity:
-            rows = rows.filter(severity=filters.severity)
+        rows = filters.narrow(IncidentRollup.objects.filter(day__gte=first, day__lt=end))
         if live:
             rows = rows.exclude(day__in=sorted(live))
         for row in rows.order_by().values("day").annotate(**{c: Sum(c) for c in COLUMNS}):
             day = _as_date(row.pop("day"))
             totals[day] = {column: int(value or 0) for column, value in row.items()}
     if live:
-        base = _filtered(_rows(), filters)
+        base = filters.narrow(_rows())
         sql, params = _partials_sql(
             base.filter(_days_q("detected_at", live)), base.filter(_days_q("resolved_at", live)), with_groups=False
         )
@@ -487,7 +471,7 @@ def follow_up_open(first: date, end: date, filters, now: datetime) -> dict[date,
     from .definitions import local_midnight
 
     rows = (
-        _filtered(_rows(), filters)
+        filters.narrow(_rows())
         .filter(closed_at__isnull=True, follow_up_due__gt=now,
                 resolved_at__gte=local_midnight(first), resolved_at__lt=local_midnight(end))
         .annotate(day=_local_day("resolved_at")).values("day").annotate(n=Count("pk"))
@@ -515,7 +499,7 @@ def day_histograms(
         for kind, day, counts in rows.values_list("kind", "day", "counts"):
             result[kind][_as_date(day)] = {int(b): n for b, n in counts.items()}
     if live:
-        base = _filtered(_rows(), filters)
+        base = filters.narrow(_rows())
         for kind in kinds:
             moment = "detected_at" if kind == "ack" else "resolved_at"
             for row in _histogram_query(base.filter(_days_q(moment, live)), kind, "all", False):
