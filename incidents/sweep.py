@@ -2,18 +2,18 @@
 
 Per clock and batch (at most ``BATCH`` incidents, oldest deadline first):
 
-1. claim: one ``UPDATE … WHERE id IN (candidates) AND <not yet flagged> RETURNING id, state``.
-   The condition is re-checked on the locked row, so two sweeps at once never claim an
-   incident twice (PostgreSQL re-evaluates it after waiting for the other's lock; SQLite
-   has one writer). This is the exactly-once guarantee of the per-row version;
-2. breaches only: one ``UPDATE … SET escalation_level = escalation_level + 1 … RETURNING``
-   for the open ones below the top tier (the same conditional raise as a manual escalation);
-3. one SELECT of the claimed incidents with their team, service and assignee, and the
+1. claim: one conditional UPDATE of the candidate ids that are not yet flagged. The condition is
+   re-checked on the locked row, so two sweeps at once never claim an incident twice (PostgreSQL
+   re-evaluates it after waiting for the other's lock; SQLite has one writer). This is the
+   exactly-once guarantee of the per-row version. Breaches raise, in the same UPDATE on PostgreSQL,
+   the level of the open ones below the top tier by one (the same conditional raise as a manual
+   escalation; on SQLite a second UPDATE);
+2. one SELECT of the claimed incidents with their team, service and assignee, and the
    recipients of all of them in five queries (``notify.prefetched``);
-4. one INSERT of the transition log entries (``escalate``), one INSERT … ON CONFLICT DO
+3. one INSERT of the transition log entries (``escalate``), one INSERT … ON CONFLICT DO
    NOTHING of every outbox row (``notifications.notify_many``: still one row per recipient
    and event, deduplicated by key), one UPDATE ticking the checklist step "notify the team";
-5. after commit, one delivery task per queue (one publish per batch, not per row).
+4. after commit, one delivery task per queue (one publish per batch, not per row).
 
 Each batch is one transaction: it commits whole or not at all. An idle sweep runs one UPDATE per
 clock (partial indexes make each an index probe: bench/NOTES.md).
@@ -59,6 +59,35 @@ def _claim(candidates, set_sql: str, set_params: list, guard_sql: str) -> list[t
         return cursor.fetchall()
 
 
+def _claim_and_escalate(candidates, set_sql: str, set_params: list, guard_sql: str,
+                        now: datetime) -> list[tuple[int, str, int | None]]:
+    """Claim the breaches and raise the level of the open ones below the top tier by one (the same
+    conditional raise as a manual escalation); ``(id, state, new level or None)`` per claimed row.
+
+    PostgreSQL: one statement. The CTE locks the candidates still unflagged (``FOR UPDATE`` re-reads a
+    row another transaction changed meanwhile, so ``level_before`` is the level being raised), the
+    UPDATE writes flag and level in one new row version: each row and its ~30 index entries once, not
+    twice. SQLite (one writer): the claim, then the raise."""
+    table = Incident._meta.db_table
+    open_states = [str(state) for state in OPEN_STATES]
+    if connection.vendor != "postgresql":
+        claimed = _claim(candidates, set_sql, set_params, guard_sql)
+        levels = _escalate([pk for pk, state in claimed if state in OPEN_STATES], now)
+        return [(pk, state, levels.get(pk)) for pk, state in claimed]
+    select_sql, select_params = candidates.query.sql_with_params()
+    sql = (
+        f"WITH claimed AS (SELECT id, escalation_level AS level_before FROM {table} "  # noqa: S608 - names only
+        f"WHERE id IN ({select_sql}) AND {guard_sql} FOR UPDATE) "
+        f"UPDATE {table} SET {set_sql}, escalation_level = CASE WHEN {table}.state = ANY(%s) "
+        f"AND {table}.escalation_level < %s THEN {table}.escalation_level + 1 ELSE {table}.escalation_level END "
+        f"FROM claimed WHERE {table}.id = claimed.id "
+        f"RETURNING {table}.id, {table}.state, {table}.escalation_level, claimed.level_before"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*select_params, *set_params, open_states, notify.MAX_ESCALATION_LEVEL])
+        return [(pk, state, level if level > before else None) for pk, state, level, before in cursor.fetchall()]
+
+
 def _escalate(ids: list[int], now: datetime) -> dict[int, int]:
     """Raise the level of each of ``ids`` below the top tier by one; their new levels."""
     if not ids:
@@ -101,18 +130,17 @@ def _breach_batch(clock: str, candidates, now: datetime) -> int:
     names = sla.clock_fields(clock)
     label = SLAClockName(clock).label
     with transaction.atomic(savepoint=False):  # one batch, one transaction (no savepoint of its own)
-        claimed = _claim(
+        claimed = _claim_and_escalate(
             candidates,
             f"{names.breached} = %s, {names.breached_at} = {names.due}, updated_at = %s", [True, now],
-            f"{names.breached} = {_false()}",
+            f"{names.breached} = {_false()}", now,
         )
         if not claimed:
             return 0
         # The breach flags are figures of the day each incident was detected (the SLA-met rates).
-        announce_bulk_update(Incident, [pk for pk, _ in claimed])
-        open_ids = [pk for pk, state in claimed if state in OPEN_STATES]
-        levels = _escalate(open_ids, now)
-        incidents = _load(open_ids)
+        announce_bulk_update(Incident, [pk for pk, _state, _level in claimed])
+        levels = {pk: level for pk, _state, level in claimed if level is not None}
+        incidents = _load([pk for pk, state, _level in claimed if state in OPEN_STATES])
         messages, logs = [], []
         content_type = ContentType.objects.get_for_model(Incident)
         with notify.prefetched({incident.team for incident in incidents}):
