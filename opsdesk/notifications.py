@@ -110,69 +110,75 @@ def notify_many(messages: Iterable[Message]) -> list[tuple[int, int | None, str]
     ``notify`` does. Returns ``(id, object_id, recipient)`` of the rows written.
 
     Every message needs a ``dedupe_key`` (the sweep's events all have one). The rows are
-    those ``notify`` would write for each message, in the same order; on PostgreSQL each
-    message's subject and body travel once, not once per recipient (``_insert_pg``).
+    those ``notify`` would write for each message, in the same order: one per distinct
+    recipient with an address, keyed ``<dedupe_key>|<channel>|<address>`` (at most 250
+    characters); a key met twice keeps its first row. Messages share recipient lists (a
+    team's, a tier's): each distinct list is deduplicated once, and on PostgreSQL travels
+    once, with each message's subject and body (``_insert_pg``).
     """
     if _muted.get():
         return []
     from django.db import connection
 
     now = timezone.now()
-    kept: list[tuple[Message, int | None, list[tuple[str, str, str]]]] = []
-    seen: set[str] = set()
+    lists: dict[tuple[Recipient, ...], int] = {}
+    distinct: list[list[tuple[str, str]]] = []  # per list: (channel, address) of its distinct recipients
+    kept: list[tuple[Message, int | None, int]] = []  # message, content type id, index into ``distinct``
     content_types: dict[type, int] = {}
     for message in messages:
         if message.dedupe_key is None:
             raise ValueError("notify_many needs a dedupe key per message.")
+        recipients = tuple(message.recipients)
+        index = lists.get(recipients)
+        if index is None:
+            index = lists[recipients] = len(distinct)
+            distinct.append([(r.channel, r.address) for r in dict.fromkeys(r for r in recipients if r.address)])
+        if not distinct[index]:
+            continue
         about = message.about
         if about is not None and type(about) not in content_types:
             content_types[type(about)] = ContentType.objects.get_for_model(about).pk
-        rows = []
-        for recipient in dict.fromkeys(r for r in message.recipients if r.address):
-            key = f"{message.dedupe_key}|{recipient.channel}|{recipient.address}"[:250]
-            if key in seen:
-                continue
-            seen.add(key)
-            rows.append((recipient.channel, recipient.address, key))
-        if rows:
-            kept.append((message, content_types[type(about)] if about is not None else None, rows))
+        kept.append((message, content_types[type(about)] if about is not None else None, index))
     if not kept:
         return []
     insert = _insert_pg if connection.vendor == "postgresql" else _insert_json
     with connection.cursor() as cursor:
-        written = insert(cursor, kept, now)
+        written = insert(cursor, kept, distinct, now)
     if written:
         transaction.on_commit(lambda rows=[(pk, queue) for pk, queue, _o, _r in written]: _after_commit(rows))
     return [(pk, object_id, recipient) for pk, _queue, object_id, recipient in written]
 
 
+_KEY_LENGTH = 250
 _RETURNING = "ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, queue, object_id, recipient"
 
 
-def _insert_pg(cursor, kept, now) -> list[tuple]:
-    """One INSERT from one JSON array of the messages, each with its rows (channel, recipient, key):
-    a message's subject and body travel and are parsed once, not once per recipient. The rows are
-    expanded in order (a nested loop over the messages and, per message, its rows: no join, no sort)."""
+def _insert_pg(cursor, kept, distinct, now) -> list[tuple]:
+    """One INSERT from one JSON array of the messages and one of the distinct recipient lists: a
+    message's subject and body travel and are parsed once, not once per recipient, a list once for
+    all the messages that share it, and PostgreSQL forms the keys. The rows are expanded in order
+    (a nested loop over the messages and, per message, its list: no join, no sort)."""
     payload = json.dumps([
         {"subject": message.subject[:250], "body": message.body, "queue": message.queue,
-         "content_type_id": content_type, "object_id": message.about.pk if message.about is not None else None,
-         "rows": rows}
-        for message, content_type, rows in kept
+         "dedupe_key": message.dedupe_key, "content_type_id": content_type,
+         "object_id": message.about.pk if message.about is not None else None, "list": index}
+        for message, content_type, index in kept
     ])
     names = ", ".join(name for name, _type in NOTIFICATION_COLUMNS)
     sql = (
         f"INSERT INTO {Notification._meta.db_table} ({names}) "  # noqa: S608 - table and column names only
-        "SELECT r ->> 0, r ->> 1, m.subject, m.body, %s, m.queue, 0, '', %s, %s, %s, r ->> 2, "
-        "m.content_type_id, m.object_id "
-        "FROM json_to_recordset(%s::json) "
-        "AS m(subject text, body text, queue text, content_type_id integer, object_id bigint, rows json) "
-        f"CROSS JOIN LATERAL json_array_elements(m.rows) AS r {_RETURNING}"
+        "SELECT r ->> 0, r ->> 1, m.subject, m.body, %s, m.queue, 0, '', %s, %s, %s, "
+        "left(m.dedupe_key || '|' || (r ->> 0) || '|' || (r ->> 1), %s), m.content_type_id, m.object_id "
+        "FROM json_to_recordset(%s::json) AS m(subject text, body text, queue text, dedupe_key text, "
+        "content_type_id integer, object_id bigint, list integer) "
+        f"CROSS JOIN LATERAL jsonb_array_elements((%s::jsonb) -> m.list) AS r {_RETURNING}"
     )
-    cursor.execute(sql, [NotificationStatus.PENDING, now, now, now + FIRST_RETRY_AFTER, payload])
+    cursor.execute(sql, [NotificationStatus.PENDING, now, now, now + FIRST_RETRY_AFTER, _KEY_LENGTH, payload,
+                         json.dumps(distinct)])
     return cursor.fetchall()
 
 
-def _insert_json(cursor, kept, now) -> list[tuple]:
+def _insert_json(cursor, kept, distinct, now) -> list[tuple]:
     """SQLite: one INSERT from a JSON array of the rows."""
     from django.db import connection
 
@@ -180,11 +186,12 @@ def _insert_json(cursor, kept, now) -> list[tuple]:
         {
             "channel": channel, "recipient": address, "subject": message.subject[:250], "body": message.body,
             "status": NotificationStatus.PENDING, "queue": message.queue, "attempts": 0, "last_error": "",
-            "created_at": now, "updated_at": now, "next_attempt_at": now + FIRST_RETRY_AFTER, "dedupe_key": key,
+            "created_at": now, "updated_at": now, "next_attempt_at": now + FIRST_RETRY_AFTER,
+            "dedupe_key": f"{message.dedupe_key}|{channel}|{address}"[:_KEY_LENGTH],
             "content_type_id": content_type, "object_id": message.about.pk if message.about is not None else None,
         }
-        for message, content_type, message_rows in kept
-        for channel, address, key in message_rows
+        for message, content_type, index in kept
+        for channel, address in distinct[index]
     ]
     names = ", ".join(name for name, _type in NOTIFICATION_COLUMNS)
     source = "SELECT " + ", ".join(f"json_extract(value, '$.{name}')" for name, _ in NOTIFICATION_COLUMNS)
@@ -214,7 +221,7 @@ def notify(
     content_type = ContentType.objects.get_for_model(about) if about is not None else None
     created = []
     for recipient in dict.fromkeys(r for r in recipients if r.address):
-        key = f"{dedupe_key}|{recipient.channel}|{recipient.address}"[:250] if dedupe_key else None
+        key = f"{dedupe_key}|{recipient.channel}|{recipient.address}"[:_KEY_LENGTH] if dedupe_key else None
         row = Notification(
             channel=recipient.channel,
             recipient=recipient.address,
