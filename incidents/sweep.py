@@ -48,9 +48,28 @@ def _ids_clause(ids: list[int]) -> tuple[str, list]:
     return f"IN ({', '.join(['%s'] * len(ids))})", list(ids)
 
 
+def _sql(candidates) -> tuple[str, list]:
+    return candidates if isinstance(candidates, tuple) else candidates.query.sql_with_params()
+
+
+def _first_of_arms(arms: list, due: str) -> tuple[str, list]:
+    """The ids of the ``BATCH`` rows of ``arms`` with the oldest ``due``: each arm ordered and cut
+    on its own, then merged (``UNION``: a row two arms find counts once). Each arm is then an index
+    scan of its partial index, not a bitmap scan of all of them: it stops at the first row past now,
+    and it marks the entries of rows deleted or flagged since as dead in the index as it meets them,
+    so the next sweep skips them (a bitmap scan visits them every minute until a vacuum, and stale
+    estimates of them choose a parallel plan: bench/NOTES.md)."""
+    parts, params = [], []
+    for number, arm in enumerate(arms):
+        sql, arm_params = arm.order_by(due).values("pk", due)[:BATCH].query.sql_with_params()
+        parts.append(f"SELECT * FROM ({sql}) AS arm{number}")  # noqa: S608 - generated SQL only
+        params.extend(arm_params)
+    return f"SELECT pk FROM ({' UNION '.join(parts)}) AS arms ORDER BY {due} LIMIT {BATCH}", params  # noqa: S608
+
+
 def _claim(candidates, set_sql: str, set_params: list, guard_sql: str) -> list[tuple[int, str]]:
     """One conditional UPDATE over the candidate ids; ``(id, state)`` of the rows it changed."""
-    select_sql, select_params = candidates.query.sql_with_params()
+    select_sql, select_params = _sql(candidates)
     table = Incident._meta.db_table
     sql = (f"UPDATE {table} SET {set_sql} WHERE id IN ({select_sql}) AND {guard_sql} "  # noqa: S608 - names only
            "RETURNING id, state")
@@ -74,7 +93,7 @@ def _claim_and_escalate(candidates, set_sql: str, set_params: list, guard_sql: s
         claimed = _claim(candidates, set_sql, set_params, guard_sql)
         levels = _escalate([pk for pk, state in claimed if state in OPEN_STATES], now)
         return [(pk, state, levels.get(pk)) for pk, state in claimed]
-    select_sql, select_params = candidates.query.sql_with_params()
+    select_sql, select_params = _sql(candidates)
     sql = (
         f"WITH claimed AS (SELECT id, escalation_level AS level_before FROM {table} "  # noqa: S608 - names only
         f"WHERE id IN ({select_sql}) AND {guard_sql} FOR UPDATE) "
@@ -191,21 +210,23 @@ def _warn_batch(clock: str, candidates, now: datetime) -> int:
         return len(claimed)
 
 
-def _batches(act, clock: str, queryset, order: str, now: datetime) -> int:
+def _batches(act, clock: str, candidates, now: datetime) -> int:
     done = 0
     for _ in range(MAX_BATCHES):
-        found = act(clock, queryset.order_by(order).values("pk")[:BATCH], now)
+        found = act(clock, candidates, now)
         done += found
         if found < BATCH:
             break
     return done
 
 
-def breach_all(clock: str, queryset, now: datetime) -> int:
-    """Flag, escalate and announce every breach ``queryset`` finds; how many were flagged."""
-    return _batches(_breach_batch, clock, queryset, sla.clock_fields(clock).due, now)
+def breach_all(clock: str, arms: list, now: datetime) -> int:
+    """Flag, escalate and announce every breach the querysets ``arms`` find (one per partial
+    index); how many were flagged."""
+    return _batches(_breach_batch, clock, _first_of_arms(arms, sla.clock_fields(clock).due), now)
 
 
 def warn_all(clock: str, queryset, now: datetime) -> int:
     """Send every warning ``queryset`` finds, once; how many incidents were warned."""
-    return _batches(_warn_batch, clock, queryset, sla.clock_fields(clock).warning_due, now)
+    candidates = queryset.order_by(sla.clock_fields(clock).warning_due).values("pk")[:BATCH]
+    return _batches(_warn_batch, clock, candidates, now)
