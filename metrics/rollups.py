@@ -48,6 +48,7 @@ from django.db.models import (
     Sum,
     Value,
 )
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast, Coalesce, Floor, Ln, TruncDate
 from django.db.models.signals import post_delete, post_init, post_save
 from django.utils import timezone
@@ -389,7 +390,10 @@ def _bulk_updated(sender, ids, **kwargs):
     from .definitions import local_midnight, local_today
 
     midnight = local_midnight(local_today())
-    rows = Incident.objects.filter(pk__in=ids).order_by()
+    if connection.vendor == "postgresql":  # one array parameter, not one per id (a sweep announces thousands)
+        rows = Incident.objects.filter(pk__in=RawSQL("SELECT unnest(%s::bigint[])", [list(ids)])).order_by()
+    else:
+        rows = Incident.objects.filter(pk__in=ids).order_by()
     detected = rows.filter(detected_at__lt=midnight).annotate(day=_local_day("detected_at")).values("day")
     resolved = rows.filter(resolved_at__lt=midnight).annotate(day=_local_day("resolved_at")).values("day")
     days_sql, params = detected.union(resolved).query.sql_with_params()
