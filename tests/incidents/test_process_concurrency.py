@@ -99,6 +99,37 @@ def test_two_sla_sweeps_at_once_flag_escalate_and_notify_once(service, managers)
     assert len(keys) == len(set(keys))
 
 
+def test_a_manual_escalation_racing_the_sweep_raises_the_level_once_each(service, managers):
+    """The sweep claims and escalates in one UPDATE; a manual escalation at the same moment is never
+    lost nor counted twice: each incident ends two levels up, logged and announced once per level."""
+    from opsdesk.models import TransitionLog
+
+    with time_machine.travel(T0, tick=False):
+        incidents = [
+            services.incident_create(by=None, title=f"Down {i}", service=service, severity="critical")
+            for i in range(5)
+        ]
+    later = T0 + timedelta(minutes=20)
+
+    def escalate_all():
+        for incident in incidents:
+            services.incident_escalate(incident=incident, by=managers["im"], comment="by hand")
+        return len(incidents)
+
+    results = run_at_once(lambda: services.sla_sweep(later), escalate_all)
+    assert results[0]["response_breached"] == 5 and results[1] == 5
+    rows = Incident.objects.filter(pk__in=[i.pk for i in incidents])
+    assert set(rows.values_list("escalation_level", flat=True)) == {2}
+    for incident in incidents:
+        levels = sorted(TransitionLog.objects.filter(object_id=incident.pk, transition="escalate")
+                        .values_list("comment", flat=True))
+        assert [comment[:7] for comment in levels] == ["level 1", "level 2"]
+        subjects = Notification.objects.filter(object_id=incident.pk, subject__startswith="[Escalation")
+        assert sorted(set(subjects.values_list("subject", flat=True))) == [
+            f"[Escalation {level}] {incident.number}: {incident.title}" for level in (1, 2)
+        ]
+
+
 def test_two_submits_of_one_survey_at_once_record_one_answer(service):
     from incidents import survey
     from incidents.models import SatisfactionSurvey, SurveyAnswer
