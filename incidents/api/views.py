@@ -104,14 +104,18 @@ class IncidentViewSet(
 
     def get_queryset(self):
         incidents = incident_list(user=self.request.user)
-        if self.action != "list":
-            incidents = incidents.prefetch_related("alerts__source")  # the alert intake's reverse relation
+        if self.action == "list":
+            # A row shows its related objects' ids alone; a page's steps come with prepare_page.
+            incidents = incidents.select_related(None)
+        else:
+            # The alert intake's reverse relation, and the steps that gate close.
+            incidents = incidents.prefetch_related("alerts__source", pending_required_prefetch())
         return incidents.annotate(
             severity_rank=Case(
                 *[When(severity=s, then=Value(rank)) for s, rank in SEVERITY_RANK.items()],
                 output_field=IntegerField(),
             )
-        ).prefetch_related(pending_required_prefetch())
+        )
 
     def _detail(self, pk: int):
         return self.get_serializer(self.get_queryset().get(pk=pk)).data
