@@ -47,11 +47,11 @@ class Pagination(BasePagination):
         token = request.query_params.get(self.cursor_query_param)
         if token:
             if keyset is None:
-                raise ValidationError({self.cursor_query_param: "This ordering pages by number: use page."})
+                raise ValidationError({self.cursor_query_param: ["This ordering pages by number: use page."]})
             try:
                 values, backwards = keyset.decode(token)
             except ValueError as exc:
-                raise ValidationError({self.cursor_query_param: str(exc)}) from exc
+                raise ValidationError({self.cursor_query_param: [str(exc)]}) from exc
             rows = list(keyset.after(queryset, values, backwards=backwards)[: size + 1])
             more = len(rows) > size
             rows = rows[:size]
