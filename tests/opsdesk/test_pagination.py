@@ -163,3 +163,16 @@ def test_keyset_follows_plain_orderings_ending_with_a_unique_column():
     assert Keyset.of(Incident.objects.order_by("title")) is None  # not unique, and no unique column after it
     assert Keyset.of(Incident.objects.order_by("service__name", "id")) is None  # a related column
     assert Keyset.of(Incident.objects.order_by("acknowledged_at", "id")) is None  # nullable
+
+
+def test_the_schema_describes_the_envelope_and_the_parameters_of_a_list(client):
+    schema = client.get("/api/schema/", {"format": "json"}).json()
+    operation = schema["paths"][INCIDENTS]["get"]
+    parameters = {p["name"]: p for p in operation["parameters"]}
+    assert {"page", "page_size", "cursor"} <= set(parameters)
+    assert "next or previous link" in parameters["cursor"]["description"]
+    envelope = operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    body = schema["components"]["schemas"][envelope]
+    assert body["required"] == ["count", "count_estimated", "next", "previous", "results"]
+    assert body["properties"]["count_estimated"]["type"] == "boolean"
+    assert f"Exact up to {COUNT_CAP} rows" in body["properties"]["count"]["description"]
