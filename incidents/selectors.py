@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from opsdesk import confidentiality
 from opsdesk.models import Notification, Team, TransitionLog
-from opsdesk.workflow import transition_history
+from opsdesk.workflow import transition_history, user_may
 
 from . import sla
 from .choices import IncidentState
@@ -314,11 +314,13 @@ def pending_required_prefetch() -> Prefetch:
     )
 
 
-def prefetch_pending_required(incidents: list[Incident]) -> None:
-    """``pending_required_prefetch`` for the incidents of a page that ``close`` could take now (the
-    resolved ones): the only transition those steps gate. One query, none without such a row."""
+def prefetch_pending_required(incidents: list[Incident], user) -> None:
+    """``pending_required_prefetch`` for the incidents of a page that ``user`` could close now (the
+    resolved ones, if ``user`` may close): ``close`` is the only transition those steps gate. One
+    query, none without such a row."""
     resolved = [incident for incident in incidents if incident.state == IncidentState.RESOLVED]
-    prefetch_related_objects(resolved, pending_required_prefetch())
+    if resolved and user_may(resolved[0], "close", user):
+        prefetch_related_objects(resolved, pending_required_prefetch())
 
 
 def incident_steps(incident: Incident) -> list:

@@ -34,16 +34,16 @@ COUNT_CAP = 1000
 
 
 def cheap_count(queryset: QuerySet, cap: int = COUNT_CAP) -> tuple[int, bool]:
-    """``(count, estimated)``: exact up to ``cap`` rows (one query reading at most ``cap + 1``
-    ids); beyond, the planner's row estimate on PostgreSQL (never below ``cap + 1``), an exact
-    count elsewhere. Two queries at most."""
+    """``(count, estimated)``: on PostgreSQL exact up to ``cap`` rows (one query reading at most
+    ``cap + 1`` ids), beyond, the planner's row estimate (never below ``cap + 1``; two queries);
+    elsewhere an exact count (one query)."""
     ids = queryset.order_by().values("pk")
+    connection = connections[queryset.db]
+    if connection.vendor != "postgresql":
+        return ids.count(), False  # exact at any size: one query, the capped one would only precede it
     counted = ids[: cap + 1].count()
     if counted <= cap:
         return counted, False
-    connection = connections[queryset.db]
-    if connection.vendor != "postgresql":
-        return ids.count(), False
     sql, params = ids.query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)

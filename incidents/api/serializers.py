@@ -183,7 +183,8 @@ class IncidentSerializer(serializers.ModelSerializer):
         """What a page's rows show, in one pass (``PageSerializer``): the SLA state of each at one
         instant, with the clocks read once, and the transitions the user may take (the steps that
         gate close read in one query)."""
-        prefetch_pending_required(rows)
+        request = self.context.get("request")
+        prefetch_pending_required(rows, request.user if request else None)
         now = self.context.setdefault("now", timezone.now())
         self.context["sla"] = {pk: state.as_dict() for pk, state in sla_states(rows, now=now).items()}
         prepare_transitions(rows, self.context)

@@ -570,7 +570,9 @@ def test_list_pages_without_counting_every_change(cm_client, make_change, monkey
     with CaptureQueriesContext(connection) as ctx:
         second = cm_client.get(url, {"page": 2})
     counts = [q["sql"] for q in ctx.captured_queries if "COUNT(" in q["sql"]]
-    assert len(counts) == 1 and "LIMIT 1001" in counts[0]  # exact up to the cap, no COUNT(*) of the table
+    assert len(counts) == 1
+    if connection.vendor == "postgresql":
+        assert "LIMIT 1001" in counts[0]  # exact up to the cap, no COUNT(*) of the table
     newest_first = [c.number for c in sorted(made, key=lambda c: (c.created_at, c.pk), reverse=True)]
     assert _rows(second) == newest_first[25:]
     assert "30 changes" in second.content.decode()
