@@ -18,8 +18,11 @@ class PageSerializer(serializers.ListSerializer):
     """A list endpoint's page in one pass: first the child's ``prepare_page(rows)`` computes what
     rows would otherwise each work out alone (SLA states, available transitions) into the
     shared context; then every row is rendered as ``Serializer.to_representation`` renders it,
-    with the fields' readers chosen once for the page: a model column is read as a plain
-    attribute (a foreign key shown by its id, as its id) instead of DRF's generic lookup."""
+    with each field's reader and renderer chosen once for the page: a model column is read as a
+    plain attribute (a foreign key shown by its id, as its id) instead of DRF's generic lookup,
+    a bool stays itself and an instant is put in the response's time zone looked up once. Only
+    fields whose class keeps DRF's own method get a shortcut; a test compares the result with
+    each row serialized alone."""
 
     def to_representation(self, data):
         rows = list(data.all() if isinstance(data, BaseManager) else data)
@@ -42,7 +45,9 @@ class PageSerializer(serializers.ListSerializer):
                     read = partial(_related_id, column.attname)
                 elif type(field).get_attribute is serializers.Field.get_attribute and not column.is_relation:
                     read = attrgetter(column.attname)
-            if isinstance(field, serializers.DateTimeField) and _iso(field):
+            if type(field).to_representation is serializers.BooleanField.to_representation:
+                render = partial(_boolean, render)
+            elif type(field).to_representation is serializers.DateTimeField.to_representation and _iso(field):
                 # The time zone of the response, looked up once for the page rather than per value.
                 zone = field.timezone if hasattr(field, "timezone") else field.default_timezone()
                 if zone is not None:
@@ -53,6 +58,11 @@ class PageSerializer(serializers.ListSerializer):
 
 def _related_id(attname: str, row) -> PKOnlyObject:
     return PKOnlyObject(pk=getattr(row, attname))
+
+
+def _boolean(fallback: Callable, value):
+    """``BooleanField.to_representation``: a bool is itself (DRF looks it up in its sets of truths)."""
+    return value if value is True or value is False else fallback(value)
 
 
 def _iso(field: serializers.DateTimeField) -> bool:
