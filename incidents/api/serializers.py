@@ -182,7 +182,7 @@ class IncidentSerializer(serializers.ModelSerializer):
     def prepare_page(self, rows: list[Incident]) -> None:
         """What a page's rows show, in one pass (``PageSerializer``): the SLA state of each at one
         instant, with the clocks read once, and the transitions the user may take (the steps that
-        gate close read in one query)."""
+        gate close read in one query, for the resolved rows of a user who may close)."""
         request = self.context.get("request")
         prefetch_pending_required(rows, request.user if request else None)
         now = self.context.setdefault("now", timezone.now())
