@@ -211,6 +211,9 @@ class ChangeRequest(WorkflowModel):
         indexes = [
             models.Index(fields=["planned_start", "planned_end"]),
             search_index("number", "title", "description", name="change_search"),
+            # The list's default order (newest first, id as tiebreaker), for page 1, deep pages and
+            # keyset cursors without a sort of every change (bench/NOTES.md, "Lists at a million incidents").
+            models.Index(fields=["created_at", "id"], name="change_created_id"),
         ]
 
     def save(self, *args, **kwargs) -> None:

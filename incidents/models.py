@@ -240,8 +240,12 @@ class Incident(WorkflowModel):
             models.Index(fields=["service", "detected_at"]),
             # Lists and pages (bench/NOTES.md, "Lists at a million incidents"): the default order
             # (newest first, id as tiebreaker) as an index-only scan of ids, for deep pages and
-            # keyset cursors; it serves every ``detected_at`` range as well.
-            models.Index(fields=["detected_at", "id"], name="incident_detected_id"),
+            # keyset cursors; it serves every ``detected_at`` range as well. It carries the columns
+            # of the confidentiality rule, so that the pages of those who do not see every incident
+            # are index-only scans too.
+            models.Index(
+                fields=["detected_at", "id"], name="incident_detected_id", include=["confidential", "reporter", "team"]
+            ),
             # The queue's pages of open incidents: every column its filters and its urgency order
             # read, so the page's ids come from an index-only scan of the open rows alone.
             models.Index(

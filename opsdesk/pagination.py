@@ -27,22 +27,23 @@ from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.core.paginator import Page, Paginator
 from django.db import connections
 from django.db.models import Q, QuerySet
+from django_tables2.rows import BoundRows
 
 # Up to this many rows a list's count is exact; beyond it, an estimate.
 COUNT_CAP = 1000
 
 
 def cheap_count(queryset: QuerySet, cap: int = COUNT_CAP) -> tuple[int, bool]:
-    """``(count, estimated)``: exact up to ``cap`` rows (one query reading at most ``cap + 1``
-    ids); beyond, the planner's row estimate on PostgreSQL (never below ``cap + 1``), an exact
-    count elsewhere. Two queries at most."""
+    """``(count, estimated)``: on PostgreSQL exact up to ``cap`` rows (one query reading at most
+    ``cap + 1`` ids), beyond, the planner's row estimate (never below ``cap + 1``; two queries);
+    elsewhere an exact count (one query)."""
     ids = queryset.order_by().values("pk")
+    connection = connections[queryset.db]
+    if connection.vendor != "postgresql":
+        return ids.count(), False  # exact at any size: one query, the capped one would only precede it
     counted = ids[: cap + 1].count()
     if counted <= cap:
         return counted, False
-    connection = connections[queryset.db]
-    if connection.vendor != "postgresql":
-        return ids.count(), False
     sql, params = ids.query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
@@ -153,12 +154,20 @@ class Keyset:
 class EstimatedPaginator(Paginator):
     """A Django paginator for large tables (django-tables2 ``paginator_class``): ``count`` is
     ``cheap_count``'s (``count_estimated`` says whether it is an estimate) and a page at any
-    offset is ``page_of``'s single query."""
+    offset is ``page_of``'s single query. A django-tables2 table hands over its rows
+    (``BoundRows``), not the queryset: the queryset under them is the one counted and paged."""
+
+    @cached_property
+    def _queryset(self) -> QuerySet | None:
+        rows = self.object_list
+        if isinstance(rows, BoundRows):
+            rows = getattr(rows.data, "data", None)  # TableQuerysetData → the table's ordered queryset
+        return rows if isinstance(rows, QuerySet) else None
 
     @cached_property
     def _counted(self) -> tuple[int, bool]:
-        if isinstance(self.object_list, QuerySet):
-            return cheap_count(self.object_list)
+        if self._queryset is not None:
+            return cheap_count(self._queryset)
         return len(self.object_list), False
 
     @cached_property
@@ -172,8 +181,9 @@ class EstimatedPaginator(Paginator):
     def page(self, number) -> Page:
         number = self.validate_number(number)
         bottom = (number - 1) * self.per_page
-        if isinstance(self.object_list, QuerySet):
-            rows = page_of(self.object_list, bottom, self.per_page)
-        else:
-            rows = list(self.object_list[bottom : bottom + self.per_page])
+        if self._queryset is None:
+            return Page(list(self.object_list[bottom : bottom + self.per_page]), number, self)
+        rows = page_of(self._queryset, bottom, self.per_page)
+        if isinstance(self.object_list, BoundRows):
+            rows = BoundRows(data=rows, table=self.object_list.table, pinned_data=self.object_list.pinned_data)
         return Page(rows, number, self)

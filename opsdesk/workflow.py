@@ -9,6 +9,7 @@ all come through here.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any, ClassVar
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -16,7 +17,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
 from django.db import models, transaction
 from django.utils import timezone
-from django_fsm import ConcurrentTransition, ConcurrentTransitionMixin
+from django_fsm import ConcurrentTransition, ConcurrentTransitionMixin, FSMFieldMixin
 
 from . import events
 from .exceptions import ConcurrentUpdate, TransitionNotAllowed
@@ -52,6 +53,11 @@ class WorkflowModel(ConcurrentTransitionMixin, models.Model):
             self.number = f"{self.NUMBER_PREFIX}-{self.pk:06d}"
             type(self)._default_manager.filter(pk=self.pk).update(number=self.number)
 
+    @property
+    def state_fields(self) -> tuple:
+        # django-fsm filters every field of the model at each instance (each row of a list): once per model.
+        return _state_fields(type(self))
+
     def transition_blockers(self, transition: str) -> list[str]:
         """What is missing before ``transition`` may run (gate checks); empty when nothing is."""
         return []
@@ -86,6 +92,18 @@ class WorkflowModel(ConcurrentTransitionMixin, models.Model):
             name for name, per_row in allowed
             if (not per_row or user_may(self, name, user)) and not self.transition_blockers(name)
         ]
+
+
+@cache
+def _state_fields(model: type[models.Model]) -> tuple:
+    return tuple(field for field in model._meta.fields if isinstance(field, FSMFieldMixin))
+
+
+def available_transitions_page(rows, user: User) -> dict[int, list[str]]:
+    """``available_transitions_for`` of every row of a page, by id, in one pass: what depends only
+    on the model, the state and the user (the permission checks) is worked out once per state."""
+    page: dict = {}
+    return {row.pk: row.available_transitions_for(user, page) for row in rows}
 
 
 def _row_permission(instance: WorkflowModel, name: str) -> bool:

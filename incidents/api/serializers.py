@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from opsdesk.api.workflow import AvailableTransitionsField, TransitionInput
+from opsdesk.api.serializers import PageSerializer
+from opsdesk.api.workflow import AvailableTransitionsField, TransitionInput, prepare_transitions
 
 from ..choices import (
     ActionItemState,
@@ -18,7 +20,7 @@ from ..choices import (
     StepState,
 )
 from ..models import ActionItem, BusinessCalendar, Incident, IncidentNote, IncidentStep, SLAPolicy, StatusUpdate
-from ..selectors import sla_clocks, sla_state
+from ..selectors import prefetch_pending_required, sla_clocks, sla_state, sla_states
 from ..services import CREATE_FIELDS, EDITABLE_FIELDS, PROCESS_FIELDS
 
 
@@ -175,9 +177,23 @@ class IncidentSerializer(serializers.ModelSerializer):
             "started_at": {"required": False, "help_text": "When impact began; defaults to detected_at."},
             "detected_at": {"required": False, "help_text": "Defaults to now; not in the future."},
         }
+        list_serializer_class = PageSerializer
+
+    def prepare_page(self, rows: list[Incident]) -> None:
+        """What a page's rows show, in one pass (``PageSerializer``): the SLA state of each at one
+        instant, with the clocks read once, and the transitions the user may take (the steps that
+        gate close read in one query, for the resolved rows of a user who may close)."""
+        request = self.context.get("request")
+        prefetch_pending_required(rows, request.user if request else None)
+        now = self.context.setdefault("now", timezone.now())
+        self.context["sla"] = {pk: state.as_dict() for pk, state in sla_states(rows, now=now).items()}
+        prepare_transitions(rows, self.context)
 
     @extend_schema_field(SLAStateSerializer)
     def get_sla(self, obj: Incident) -> dict:
+        prepared = self.context.get("sla")  # a page's, from prepare_page
+        if prepared is not None and obj.pk in prepared:
+            return prepared[obj.pk]
         clocks = self.context.get("sla_clocks")
         if clocks is None:  # read once per response, shared by every row of a list
             clocks = self.context["sla_clocks"] = sla_clocks()

@@ -59,7 +59,8 @@ SEVERITY_RANK = {Severity.CRITICAL: 0, Severity.HIGH: 1, Severity.MEDIUM: 2, Sev
 
 
 class IncidentOrderingFilter(OrderingFilter):
-    """``?ordering=severity`` sorts by rank (critical first), not alphabetically."""
+    """``?ordering=severity`` sorts by rank (critical first), not alphabetically; the rank is
+    computed only for a list sorted by it."""
 
     def get_ordering(self, request, queryset, view):
         ordering = super().get_ordering(request, queryset, view)
@@ -71,6 +72,17 @@ class IncidentOrderingFilter(OrderingFilter):
                 term = term.replace("severity", "severity_rank")
             mapped.append(term)
         return mapped
+
+    def filter_queryset(self, request, queryset, view):
+        ordering = self.get_ordering(request, queryset, view)
+        if ordering and any(term.lstrip("-") == "severity_rank" for term in ordering):
+            queryset = queryset.annotate(
+                severity_rank=Case(
+                    *[When(severity=s, then=Value(rank)) for s, rank in SEVERITY_RANK.items()],
+                    output_field=IntegerField(),
+                )
+            )
+        return queryset.order_by(*ordering) if ordering else queryset
 
 
 @transition_actions(Incident, inputs={"resolve": ResolveInput, "close": CloseInput, "cancel": CancelInput})
@@ -104,14 +116,13 @@ class IncidentViewSet(
 
     def get_queryset(self):
         incidents = incident_list(user=self.request.user)
-        if self.action != "list":
-            incidents = incidents.prefetch_related("alerts__source")  # the alert intake's reverse relation
-        return incidents.annotate(
-            severity_rank=Case(
-                *[When(severity=s, then=Value(rank)) for s, rank in SEVERITY_RANK.items()],
-                output_field=IntegerField(),
-            )
-        ).prefetch_related(pending_required_prefetch())
+        if self.action == "list":
+            # A row shows its related objects' ids alone; a page's steps come with prepare_page.
+            incidents = incidents.select_related(None)
+        else:
+            # The alert intake's reverse relation, and the steps that gate close.
+            incidents = incidents.prefetch_related("alerts__source", pending_required_prefetch())
+        return incidents
 
     def _detail(self, pk: int):
         return self.get_serializer(self.get_queryset().get(pk=pk)).data

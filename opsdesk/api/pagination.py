@@ -47,11 +47,11 @@ class Pagination(BasePagination):
         token = request.query_params.get(self.cursor_query_param)
         if token:
             if keyset is None:
-                raise ValidationError({self.cursor_query_param: "This ordering pages by number: use page."})
+                raise ValidationError({self.cursor_query_param: ["This ordering pages by number: use page."]})
             try:
                 values, backwards = keyset.decode(token)
             except ValueError as exc:
-                raise ValidationError({self.cursor_query_param: str(exc)}) from exc
+                raise ValidationError({self.cursor_query_param: [str(exc)]}) from exc
             rows = list(keyset.after(queryset, values, backwards=backwards)[: size + 1])
             more = len(rows) > size
             rows = rows[:size]
@@ -119,15 +119,18 @@ class Pagination(BasePagination):
                 "count": {
                     "type": "integer",
                     "example": 123,
-                    "description": f"Exact up to {COUNT_CAP} rows; beyond, an estimate (see count_estimated).",
+                    "description": f"Exact up to {COUNT_CAP} rows; beyond, on PostgreSQL, the planner's "
+                    f"estimate of the filtered rows, never below {COUNT_CAP + 1} (see count_estimated).",
                 },
                 "count_estimated": {
                     "type": "boolean",
-                    "description": f"True when count is the database's estimate (more than {COUNT_CAP} rows).",
+                    "description": f"True when count is the database's estimate (more than {COUNT_CAP} rows "
+                    "match); false when it is exact.",
                 },
                 "next": {
                     "type": "string", "nullable": True, "format": "uri",
-                    "description": "The next page (a cursor link when the ordering allows one); null on the last.",
+                    "description": "The next page (a cursor link when the ordering allows one, else a page "
+                    "number); null on the last.",
                     "example": "https://opsdesk.example/api/v1/incidents/?cursor=eyJvIjpbIi1kZXRlY3RlZF9hdCJdfQ",
                 },
                 "previous": {

@@ -15,6 +15,8 @@ from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
+from opsdesk.workflow import available_transitions_page
+
 
 class TransitionInput(serializers.Serializer):
     """The body every transition accepts."""
@@ -34,10 +36,23 @@ class AvailableTransitionsField(serializers.Field):
         super().__init__(source="*", read_only=True, **kwargs)
 
     def to_representation(self, obj):
+        prepared = self.context.get(PAGE_TRANSITIONS)  # a page's, from ``prepare_transitions``
+        if prepared is not None and obj.pk in prepared:
+            return prepared[obj.pk]
         request = self.context.get("request")
         # One dict per response: a list computes each state's permitted transitions once (per page).
         page = self.context.setdefault("available_transitions_page", {})
         return obj.available_transitions_for(request.user if request else None, page)
+
+
+PAGE_TRANSITIONS = "available_transitions"
+
+
+def prepare_transitions(rows, context: dict) -> None:
+    """Compute ``available_transitions`` of a page's rows in one pass (``available_transitions_page``)
+    into the serializer ``context``, where ``AvailableTransitionsField`` reads them."""
+    request = context.get("request")
+    context[PAGE_TRANSITIONS] = available_transitions_page(rows, request.user if request else None)
 
 
 def transition_actions(model, inputs: dict[str, type[serializers.Serializer]] | None = None):

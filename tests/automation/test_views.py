@@ -40,6 +40,14 @@ def test_the_automation_page_shows_rules_and_runs(client, service_desk_user, rec
     assert "1 run" in only
 
 
+def test_the_run_log_is_not_counted_row_by_row_beyond_a_thousand(client, service_desk_user, recurring, monkeypatch):
+    client.force_login(service_desk_user)
+    runs = AutomationRun.objects.count()
+    assert f"{runs} runs" in client.get(reverse("automation:index")).content.decode()
+    monkeypatch.setattr("opsdesk.pagination.cheap_count", lambda queryset: (2_000_000, True))
+    assert "about 2,000,000 runs" in client.get(reverse("automation:index")).content.decode()
+
+
 def test_a_run_page_links_its_subject_and_records(client, service_desk_user, recurring):
     incidents, change = recurring
     run = AutomationRun.objects.get(rule__key="recurring_incidents_to_change")

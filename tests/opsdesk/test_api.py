@@ -179,3 +179,71 @@ class TestTokens:
         response = client.post(reverse("admin:knox_authtoken_delete", args=[instance.pk]), {"post": "yes"})
         assert response.status_code == 302
         assert _token_client(key).get(SERVICES).status_code == 401
+
+
+def _api_filtersets() -> dict[str, type]:
+    """Every FilterSet the API's list views filter with, by view name."""
+    from django.urls import URLPattern, URLResolver, get_resolver
+    from django_filters.rest_framework import DjangoFilterBackend
+
+    found = {}
+
+    def visit(patterns, prefix=""):
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                visit(pattern.url_patterns, prefix + str(pattern.pattern))
+            elif isinstance(pattern, URLPattern) and getattr(pattern.callback, "cls", None) is not None:
+                view = pattern.callback.cls(**getattr(pattern.callback, "initkwargs", {}))
+                queryset = getattr(view, "queryset", None)
+                if queryset is None or not prefix.startswith("api/v1/"):
+                    continue
+                filterset = DjangoFilterBackend().get_filterset_class(view, queryset)
+                if filterset is not None:
+                    found[view.__class__.__name__] = filterset
+
+    visit(get_resolver().url_patterns)
+    return found
+
+
+def test_every_filter_parameter_of_every_list_reaches_its_filterset():
+    """The API's filter backend skips the FilterSet on requests with none of its parameters: every
+    parameter a filter's form field reads (a range's ``_after`` / ``_before`` parts too) must count."""
+    from django.forms import MultiWidget
+
+    from opsdesk.api.filters import _asks_for
+
+    filtersets = _api_filtersets()
+    assert {"IncidentViewSet", "ChangeRequestViewSet"} <= set(filtersets)
+    for filterset in filtersets.values():
+        assert not _asks_for(filterset, {"page": "2", "page_size": "5", "ordering": "id", "cursor": "x"})
+        for name, field in filterset().form.fields.items():
+            widget = field.widget
+            parts = widget.widgets_names if isinstance(widget, MultiWidget) else [""]
+            for param in (f"{name}{suffix}" for suffix in parts):
+                assert _asks_for(filterset, {param: "x"}), (filterset.__name__, param)
+
+
+def test_an_unfiltered_list_and_a_filtered_one(api_client, api_reader):
+    Service.objects.bulk_create([Service(name="Payments", slug="payments"), Service(name="Search", slug="search")])
+    client = api_client(api_reader)
+    assert [s["name"] for s in client.get(SERVICES).json()["results"]] == ["Payments", "Search"]
+    assert [s["name"] for s in client.get(SERVICES, {"name": "sea"}).json()["results"]] == ["Search"]
+
+
+def test_a_range_filter_is_asked_for_by_either_of_its_parts():
+    import django_filters
+
+    from opsdesk.api.filters import _asks_for
+
+    class Ranged(django_filters.FilterSet):
+        created = django_filters.DateFromToRangeFilter()
+        needed = django_filters.CharFilter(required=False)
+
+    assert _asks_for(Ranged, {"created_after": "2026-01-01"})
+    assert _asks_for(Ranged, {"created_before": "2026-01-01"})
+    assert not _asks_for(Ranged, {"page": "2", "creat": "x"})
+
+    class Required(django_filters.FilterSet):
+        needed = django_filters.CharFilter(required=True)
+
+    assert _asks_for(Required, {})  # a required filter must be validated, and refused when absent
