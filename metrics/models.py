@@ -111,3 +111,23 @@ class StaleDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source} {self.day} stale"
+
+
+class DeliveryRollup(models.Model):
+    """Additive partial sums of the changes, releases and deployments of one local day, for all or one service.
+
+    ``service_id`` null: every row once (no service filter); an id: the rows that list that service (a change
+    or release with two services counts in both). ``sums`` maps ``family.column`` (``metrics/delivery.py``)
+    to integers (counts, sums of microseconds) and ``lead_time.hist`` to the lead-time histogram. Derived
+    data, rebuilt from the rows like ``IncidentRollup``.
+    """
+
+    day = models.DateField()
+    service_id = models.IntegerField(null=True)
+    sums = models.JSONField()
+
+    class Meta:
+        indexes = [models.Index(fields=["service_id", "day"], name="metric_delivery_service_day")]
+
+    def __str__(self) -> str:
+        return f"Delivery rollup {self.day} {self.service_id or 'all'}"

@@ -56,9 +56,11 @@ from incidents.choices import IncidentState
 from incidents.models import Incident
 from opsdesk.rollups import rows_updated
 
-from .models import IncidentHistogram, IncidentRollup, RollupState, StaleDay
+from .models import DeliveryRollup, IncidentHistogram, IncidentRollup, RollupState, StaleDay
 
 INCIDENTS = "incidents"
+DELIVERY = "delivery"  # changes, releases and deployments (metrics/daily.py)
+SOURCES = (INCIDENTS, DELIVERY)
 BUCKETS_PER_DOUBLING = 8
 # The largest relative error of a median from the histograms: the estimate and the exact value lie in the
 # same bucket (or, for an even count, each middle value does), whose bounds differ by this ratio.
@@ -300,50 +302,70 @@ def _expand(ranges: list[tuple[date, date]]) -> list[date]:
     return [first + timedelta(days=i) for first, end in ranges for i in range((end - first).days)]
 
 
+# The first day a delivery build reads (the delivery families have no cheap "earliest row" of their own).
+EPOCH = date(1970, 1, 1)
+
+
+def _rebuild(source: str, ranges: list[tuple[date, date]] | None, today: date) -> None:
+    """Delete and insert the rollup rows of ``source`` on the day ``ranges`` (None: every day before today)."""
+    from . import daily
+
+    if source == INCIDENTS:
+        tables = [IncidentRollup, IncidentHistogram]
+        for model in tables:
+            (model.objects.all() if ranges is None else model.objects.filter(_in_ranges(ranges))).delete()
+        _insert(ranges, today)
+        return
+    rows = DeliveryRollup.objects.all() if ranges is None else DeliveryRollup.objects.filter(_in_ranges(ranges))
+    rows.delete()
+    DeliveryRollup.objects.bulk_create(daily.build_rows(ranges or [(EPOCH, today)]), batch_size=2000)
+
+
 @transaction.atomic
 def build(*, today: date | None = None) -> int:
-    """Rebuild every rollup row of the days before ``today`` (set-based); returns the rollup rows written."""
+    """Rebuild every rollup row of every source for the days before ``today``; returns the rollup rows written."""
     from .definitions import local_today
 
     today = today or local_today()
-    IncidentRollup.objects.all().delete()
-    IncidentHistogram.objects.all().delete()
-    StaleDay.objects.filter(source=INCIDENTS).delete()
-    _insert(None, today)
-    RollupState.objects.update_or_create(
-        source=INCIDENTS, defaults={"time_zone": settings.TIME_ZONE, "built_until": today, "updated_at": timezone.now()}
-    )
-    return IncidentRollup.objects.count()
+    for source in SOURCES:
+        StaleDay.objects.filter(source=source).delete()
+        _rebuild(source, None, today)
+        RollupState.objects.update_or_create(
+            source=source,
+            defaults={"time_zone": settings.TIME_ZONE, "built_until": today, "updated_at": timezone.now()},
+        )
+    return IncidentRollup.objects.count() + DeliveryRollup.objects.count()
 
 
 @transaction.atomic
 def refresh(*, today: date | None = None) -> list[date]:
-    """Rebuild the stale days and those from ``built_until`` to yesterday; the days rebuilt.
+    """Rebuild, per source, the stale days and those from ``built_until`` to yesterday; the days rebuilt.
 
-    Builds everything when there are no rollups yet or the time zone changed. The marks read are deleted
+    Builds everything when a source has no rollups yet or the time zone changed. The marks read are deleted
     by id, so one written while this runs (by a write this rebuild may not have seen) stays.
     """
     from .definitions import local_today
 
     today = today or local_today()
-    state = RollupState.objects.select_for_update().filter(source=INCIDENTS).first()
-    if state is None or state.time_zone != settings.TIME_ZONE:
+    states = {s.source: s for s in RollupState.objects.select_for_update().filter(source__in=SOURCES)}
+    if any(states.get(source) is None or states[source].time_zone != settings.TIME_ZONE for source in SOURCES):
         build(today=today)
         return []
-    marks = list(StaleDay.objects.filter(source=INCIDENTS).values_list("pk", "day"))
-    days = {day for _, day in marks if day < today}
-    days.update(state.built_until + timedelta(days=i) for i in range(max((today - state.built_until).days, 0)))
-    if days:
-        ranges = _ranges(days)
-        IncidentRollup.objects.filter(_in_ranges(ranges)).delete()
-        IncidentHistogram.objects.filter(_in_ranges(ranges)).delete()
-        _insert(ranges, today)
-    StaleDay.objects.filter(pk__in=[pk for pk, _ in marks]).delete()
-    if state.built_until < today:
-        state.built_until = today
-        state.updated_at = timezone.now()
-        state.save(update_fields=["built_until", "updated_at"])
-    return sorted(days)
+    rebuilt: set[date] = set()
+    for source in SOURCES:
+        state = states[source]
+        marks = list(StaleDay.objects.filter(source=source).values_list("pk", "day"))
+        days = {day for _, day in marks if day < today}
+        days.update(state.built_until + timedelta(days=i) for i in range(max((today - state.built_until).days, 0)))
+        if days:
+            _rebuild(source, _ranges(days), today)
+        StaleDay.objects.filter(pk__in=[pk for pk, _ in marks]).delete()
+        if state.built_until < today:
+            state.built_until = today
+            state.updated_at = timezone.now()
+            state.save(update_fields=["built_until", "updated_at"])
+        rebuilt |= days
+    return sorted(rebuilt)
 
 
 def _in_ranges(ranges: list[tuple[date, date]]) -> Q:
@@ -360,28 +382,100 @@ def _days_of(*moments: datetime | None) -> set[date]:
     return {timezone.localdate(m) for m in moments if m is not None}
 
 
-def mark_stale(days: Iterable[date], *, today: date | None = None) -> None:
-    """Mark past ``days`` stale for the incident rollups (today is always live)."""
+def mark_stale(days: Iterable[date], *, today: date | None = None, source: str = INCIDENTS) -> None:
+    """Mark past ``days`` stale for the rollups of ``source`` (today is always live)."""
     from .definitions import local_today
 
     today = today or local_today()
     past = sorted({d for d in days if d < today})
     if past:
-        StaleDay.objects.bulk_create([StaleDay(source=INCIDENTS, day=d) for d in past])
+        StaleDay.objects.bulk_create([StaleDay(source=source, day=d) for d in past])
+
+
+# What a write of an incident can change in the rollups: its own days, and, through ``caused_by_release``, the
+# defects and "succeeded then an incident" of the release (delivery).
+INCIDENT_TRACKED = ("detected_at", "resolved_at", "caused_by_release_id", "state")
 
 
 def _remember(sender, instance, **kwargs):
-    instance._rollup_moments = (instance.__dict__.get("detected_at"), instance.__dict__.get("resolved_at"))
+    instance._rollup_before = {name: instance.__dict__.get(name) for name in _tracked(sender)}
 
 
-def _saved(sender, instance, **kwargs):
-    before = getattr(instance, "_rollup_moments", (None, None))
-    mark_stale(_days_of(*before, instance.detected_at, instance.resolved_at))
+def _tracked(model) -> tuple[str, ...]:
+    return INCIDENT_TRACKED if model is Incident else DELIVERY_TRACKED[model]
+
+
+def _saved(sender, instance, created=False, **kwargs):
+    before = getattr(instance, "_rollup_before", {})
+    mark_stale(_days_of(before.get("detected_at"), before.get("resolved_at"), instance.detected_at,
+                        instance.resolved_at))
+    releases = {before.get("caused_by_release_id"), instance.caused_by_release_id} - {None}
+    if releases and (created or any(before.get(n) != getattr(instance, n) for n in ("caused_by_release_id", "state"))):
+        mark_stale(_release_days(releases), source=DELIVERY)
     _remember(sender, instance)
 
 
 def _deleted(sender, instance, **kwargs):
     mark_stale(_days_of(instance.detected_at, instance.resolved_at))
+    if instance.caused_by_release_id is not None:
+        mark_stale(_release_days({instance.caused_by_release_id}), source=DELIVERY)
+
+
+# The delivery models: the moments whose local days key their rows in ``metrics/daily.py``, and the fields
+# that decide their lead-time rows (keyed by the first deployment of their release).
+DELIVERY_MOMENTS = {
+    "changes.ChangeRequest": ("actual_end", "approved_at", "created_at"),
+    "releases.Release": ("created_at", "completed_at"),
+    "releases.Deployment": ("finished_at",),
+}
+LEAD_TIME_FIELDS = ("release_id", "submitted_at", "state", "status")
+DELIVERY_TRACKED: dict = {}
+
+
+def _release_days(release_ids: Iterable[int]) -> set[date]:
+    """The local days of the releases' completion and of all their deployments (a superset of what they key)."""
+    from releases.models import Deployment, Release
+
+    ids = list(release_ids)
+    moments = list(Release.objects.filter(pk__in=ids).values_list("completed_at", flat=True))
+    moments += list(Deployment.objects.filter(release_id__in=ids).values_list("finished_at", flat=True))
+    return _days_of(*moments)
+
+
+def _delivery_days(model, instance, before: dict, *, changed_links: bool) -> set[date]:
+    """The days a write of a change, release or deployment touches (before and after the write)."""
+    moments = DELIVERY_MOMENTS[model._meta.label]
+    days = _days_of(*(before.get(name) for name in moments), *(getattr(instance, name) for name in moments))
+    if model._meta.label == "releases.Release":
+        releases = {instance.pk} if changed_links else set()
+    else:
+        releases = {before.get("release_id"), instance.release_id} - {None} if changed_links else set()
+    return days | (_release_days(releases) if releases else set())
+
+
+def _delivery_saved(sender, instance, created=False, **kwargs):
+    before = getattr(instance, "_rollup_before", {})
+    fields = [n for n in LEAD_TIME_FIELDS if n in before]
+    changed = created or any(before.get(n) != getattr(instance, n) for n in fields)
+    mark_stale(_delivery_days(sender, instance, before, changed_links=changed), source=DELIVERY)
+    _remember(sender, instance)
+
+
+def _delivery_deleted(sender, instance, **kwargs):
+    mark_stale(_delivery_days(sender, instance, {}, changed_links=sender._meta.label != "releases.Release"),
+               source=DELIVERY)
+
+
+def _services_changed(sender, instance, action, reverse, model, pk_set, **kwargs):
+    """A change's or release's services were edited: its rows of every family move between services."""
+    if action not in ("post_add", "post_remove", "pre_clear"):
+        return
+    owner = model if reverse else type(instance)
+    objects = owner.objects.filter(pk__in=pk_set or []) if reverse else [instance]
+    days: set[date] = set()
+    for obj in objects:
+        days |= _delivery_days(owner, obj, {}, changed_links=True)
+    mark_stale(days, source=DELIVERY)
 
 
 def _bulk_updated(sender, ids, **kwargs):
@@ -402,10 +496,24 @@ def _bulk_updated(sender, ids, **kwargs):
 
 
 def connect() -> None:
+    from django.apps import apps
+    from django.db.models.signals import m2m_changed
+
     post_init.connect(_remember, sender=Incident, dispatch_uid="metrics-rollup-remember")
     post_save.connect(_saved, sender=Incident, dispatch_uid="metrics-rollup-saved")
     post_delete.connect(_deleted, sender=Incident, dispatch_uid="metrics-rollup-deleted")
     rows_updated.connect(_bulk_updated, sender=Incident, dispatch_uid="metrics-rollup-bulk")
+    for label, moments in DELIVERY_MOMENTS.items():
+        model = apps.get_model(label)
+        DELIVERY_TRACKED[model] = tuple(dict.fromkeys(
+            (*moments, *(n for n in LEAD_TIME_FIELDS if n in {f.attname for f in model._meta.concrete_fields}))
+        ))
+        post_init.connect(_remember, sender=model, dispatch_uid=f"metrics-rollup-remember-{label}")
+        post_save.connect(_delivery_saved, sender=model, dispatch_uid=f"metrics-rollup-saved-{label}")
+        post_delete.connect(_delivery_deleted, sender=model, dispatch_uid=f"metrics-rollup-deleted-{label}")
+        if hasattr(model, "services"):
+            m2m_changed.connect(_services_changed, sender=model.services.through,
+                                dispatch_uid=f"metrics-rollup-services-{label}")
 
 
 # --- reading ----------------------------------------------------------------------
@@ -419,12 +527,12 @@ class Coverage:
     stale: set[date] = field(default_factory=set)
 
     @classmethod
-    def load(cls, first: date, end: date) -> Coverage:
-        state = RollupState.objects.filter(source=INCIDENTS, time_zone=settings.TIME_ZONE).first()
+    def load(cls, first: date, end: date, source: str = INCIDENTS) -> Coverage:
+        state = RollupState.objects.filter(source=source, time_zone=settings.TIME_ZONE).first()
         if state is None:
             return cls(None)
         stale = set(
-            StaleDay.objects.filter(source=INCIDENTS, day__gte=first, day__lt=end).values_list("day", flat=True)
+            StaleDay.objects.filter(source=source, day__gte=first, day__lt=end).values_list("day", flat=True)
         )
         return cls(state.built_until, stale)
 

@@ -112,7 +112,7 @@ def history(build, now):
 
 def test_after_a_build_the_figures_are_the_live_ones(build, history):
     assert IncidentRollup.objects.exists()
-    assert RollupState.objects.get().built_until == date(2026, 12, 10)
+    assert RollupState.objects.get(source=rollups.INCIDENTS).built_until == date(2026, 12, 10)
     for period_from, period_to in PERIODS:
         _assert_same(period_from, period_to)
     for filters in ({"service": build.service.pk}, {"team": build.team.pk}, {"severity": "high"},
@@ -154,7 +154,7 @@ def test_days_since_the_last_build_are_live_and_the_refresh_catches_up(build, hi
     IncidentRollup.objects.filter(day__gte=date(2026, 11, 25)).delete()
     _assert_same(*PERIODS[0])
     rollups.refresh()
-    assert RollupState.objects.get().built_until == date(2026, 12, 10)
+    assert RollupState.objects.get(source=rollups.INCIDENTS).built_until == date(2026, 12, 10)
     assert IncidentRollup.objects.filter(day__gte=date(2026, 11, 25)).exists()
     _assert_same(*PERIODS[0])
 

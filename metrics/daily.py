@@ -1,0 +1,297 @@
+"""The sources other than incidents as partial sums per local day: one ``GROUP BY`` query per family.
+
+A *family* is a set of rows keyed by the local day of one of their moments (a change by its ``actual_end``,
+a deployment by its ``finished_at``, …) and a few additive sums over them (counts, sums of microseconds,
+histogram counts). Any period's figure is the sum over its days, so the summary (one span) and a series
+(one span per bucket) read each family once, whatever the number of buckets.
+
+The *delivery* families (changes, releases, deployments, lead time, changes and releases created) are also
+stored per day and per service in ``DeliveryRollup`` (``metrics.rollups`` builds, refreshes and marks them
+stale, like the incident rollups); the families of the incidents' own records (process steps, surveys,
+automation runs) are small and always read live, filtered like the incidents.
+
+Filters: the delivery families take the service filter only (``metrics.definitions``: changes, releases and
+deployments have no team or severity); the incident families take all three.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from django.db.models import Count, Exists, F, OuterRef, Q
+from django.db.models.functions import Coalesce
+
+from automation.choices import RunOutcome
+from automation.models import AutomationRun
+from changes.choices import ChangeState
+from changes.models import ChangeRequest
+from incidents.choices import IncidentState, StepState
+from incidents.models import Incident, IncidentStep, SatisfactionSurvey
+from releases.choices import DeploymentStatus
+from releases.models import Deployment, Release
+
+HIST = "hist"  # the column of a family's histogram (lead time): {bucket: count}
+
+
+@dataclass(frozen=True)
+class Family:
+    """Rows, the moment that gives their day, the path to their services and the sums per day."""
+
+    name: str
+    day: str
+    service: str | None
+    rows: Callable[[], object]
+    sums: Callable[[], dict]
+    histogram: Callable[[], object] | None = None  # the duration (µs) whose histogram is kept
+    incident: str | None = None  # path to the incident (families filtered like the incidents)
+    delivery: bool = True  # stored in DeliveryRollup
+
+    def columns(self) -> list[str]:
+        return list(self.sums()) + ([HIST] if self.histogram else [])
+
+    def narrowed(self, filters, service_id=None):
+        """The rows narrowed to ``filters`` (in one ``filter()``: a join to many is then shared)."""
+        conditions = {}
+        service = service_id or filters.service
+        if self.incident is not None:
+            prefix = f"{self.incident}__" if self.incident else ""
+            if filters.service:
+                conditions[f"{prefix}service_id"] = filters.service
+            if filters.team:
+                conditions[f"{prefix}team_id"] = filters.team
+            if filters.severity:
+                conditions[f"{prefix}severity"] = filters.severity
+        elif service and self.service:
+            conditions[self.service] = service
+        return self.rows(**conditions)
+
+
+def _sum(expression, condition=None):
+    from .rollups import _sum
+
+    return _sum(expression, condition)
+
+
+def _micros(later: str, earlier: str):
+    from .rollups import _micros
+
+    return _micros(later, earlier)
+
+
+FINISHED = [ChangeState.COMPLETED, ChangeState.FAILED, ChangeState.ROLLED_BACK]
+DONE = [DeploymentStatus.SUCCEEDED, DeploymentStatus.FAILED]
+
+
+def _changes(**conditions):
+    return ChangeRequest.objects.exclude(state=ChangeState.CANCELLED).filter(**conditions)
+
+
+def _changes_finished(**conditions):
+    return _changes(state__in=FINISHED, **conditions)
+
+
+def _changes_approved(**conditions):
+    return _changes(**conditions)
+
+
+def _releases(**conditions):
+    return Release.objects.filter(**conditions)
+
+
+def _defects(**conditions):
+    """The non-cancelled incidents caused by a completed release, by the release's completion day."""
+    return Incident.objects.exclude(state=IncidentState.CANCELLED).filter(
+        caused_by_release__completed_at__isnull=False, **conditions
+    )
+
+
+def _deployments(**conditions):
+    caused_incident = Exists(
+        Incident.objects.exclude(state=IncidentState.CANCELLED).filter(caused_by_release=OuterRef("release"))
+    )
+    return Deployment.objects.filter(status__in=DONE, **conditions).annotate(caused_incident=caused_incident)
+
+
+def _first_deployments(**conditions):
+    """Each release's first succeeded deployment joined to the release's changes (non-cancelled, submitted).
+
+    "First": no succeeded deployment of the release finished earlier (or at the same instant with a smaller
+    id), so a release counts on one day only; one row per change of the release.
+    """
+    earlier = Deployment.objects.filter(release=OuterRef("release"), status=DeploymentStatus.SUCCEEDED).filter(
+        Q(finished_at__lt=OuterRef("finished_at")) | Q(finished_at=OuterRef("finished_at"), pk__lt=OuterRef("pk"))
+    )
+    return (
+        Deployment.objects.filter(status=DeploymentStatus.SUCCEEDED, finished_at__isnull=False)
+        .filter(~Exists(earlier))
+        .filter(release__changes__submitted_at__isnull=False,
+                release__changes__state__in=[s for s in ChangeState.values if s != ChangeState.CANCELLED],
+                **conditions)
+    )
+
+
+def _lead_micros():
+    return _micros("finished_at", "release__changes__submitted_at")
+
+
+def _steps(**conditions):
+    closed = Incident.objects.filter(state=IncidentState.CLOSED, **conditions).values("pk")
+    return IncidentStep.objects.filter(incident__in=closed, state__in=[StepState.DONE, StepState.SKIPPED])
+
+
+def _surveys(**conditions):
+    resolved = Incident.objects.exclude(state=IncidentState.CANCELLED).filter(**conditions).values("pk")
+    return SatisfactionSurvey.objects.filter(incident__in=resolved)
+
+
+def _runs(**conditions):
+    return AutomationRun.objects.filter(outcome=RunOutcome.ACTED)
+
+
+FAMILIES: dict[str, Family] = {f.name: f for f in [
+    Family("change_finished", "actual_end", "services", _changes_finished, lambda: {
+        "finished": Count("pk"),
+        "completed": Count("pk", filter=Q(state=ChangeState.COMPLETED)),
+        "rolled_back": Count("pk", filter=Q(state=ChangeState.ROLLED_BACK)),
+        "implemented": Count("pk", filter=Q(actual_start__isnull=False)),
+        "implementation_us": _sum(_micros("actual_end", "actual_start"), Q(actual_start__isnull=False)),
+    }),
+    Family("change_approved", "approved_at", "services", _changes_approved, lambda: {
+        "approved": Count("pk", filter=Q(submitted_at__isnull=False)),
+        "approval_us": _sum(_micros("approved_at", "submitted_at"), Q(submitted_at__isnull=False)),
+    }),
+    Family("change_created", "created_at", "services", _changes, lambda: {
+        "created": Count("pk"),
+        "automated": Count("pk", filter=Q(created_by_rule__gt="")),
+    }),
+    Family("release_completed", "completed_at", "services", _releases, lambda: {
+        "completed": Count("pk"),
+        "cycle_us": _sum(_micros("completed_at", "created_at")),
+    }),
+    Family("release_defects", "caused_by_release__completed_at", "caused_by_release__services", _defects,
+           lambda: {"defects": Count("pk")}),
+    Family("release_created", "created_at", "services", _releases, lambda: {
+        "created": Count("pk"),
+        "automated": Count("pk", filter=Q(created_by_rule__gt="")),
+    }),
+    Family("deployment", "finished_at", "release__services", _deployments, lambda: {
+        "finished": Count("pk"),
+        "succeeded": Count("pk", filter=Q(status=DeploymentStatus.SUCCEEDED)),
+        "failed": Count("pk", filter=Q(status=DeploymentStatus.FAILED)),
+        "succeeded_then_incident": Count("pk", filter=Q(status=DeploymentStatus.SUCCEEDED, caused_incident=True)),
+    }),
+    Family("lead_time", "finished_at", "release__changes__services", _first_deployments, lambda: {
+        "changes": Count("pk"),
+        "lead_us": _sum(_lead_micros()),
+    }, histogram=_lead_micros),
+    Family("process_steps", "incident__closed_at", None, _steps, lambda: {
+        "done": Count("pk", filter=Q(state=StepState.DONE)),
+        "skipped": Count("pk", filter=Q(state=StepState.SKIPPED)),
+    }, incident="", delivery=False),
+    Family("surveys", "incident__resolved_at", None, _surveys, lambda: {
+        "sent": Count("pk"),
+        "answered": Count("answer"),
+        "rated": Count("answer__rating"),
+        "rating": Coalesce(_sum(F("answer__rating")), 0),
+    }, incident="", delivery=False),
+    Family("automation_runs", "created_at", None, _runs, lambda: {"runs": Count("pk")}, delivery=False),
+]}
+
+DELIVERY = [name for name, family in FAMILIES.items() if family.delivery]
+
+
+def _day_filter(family: Family, days: Iterable[tuple[date, date]]) -> Q:
+    from .definitions import local_midnight
+
+    condition = Q(pk__in=[])
+    for first, end in days:
+        condition |= Q(**{f"{family.day}__gte": local_midnight(first), f"{family.day}__lt": local_midnight(end)})
+    return condition
+
+
+def query(family: Family, ranges: list[tuple[date, date]], filters, *, by_service: bool = False):
+    """The family's sums per local day (and service, for the build) over the day ``ranges``: one query each.
+
+    Yields ``(day, service_id or None, {column: value})``; the histogram column comes from a second query.
+    """
+    from .rollups import _as_date, _bucket, _local_day
+
+    rows = family.narrowed(filters).filter(_day_filter(family, ranges)).order_by()
+    keys = {"day": _local_day(family.day)}
+    if by_service:
+        keys["svc"] = F(family.service)
+    grouped = rows.annotate(**keys)
+    if by_service:
+        grouped = grouped.filter(svc__isnull=False)
+    for row in grouped.values(*keys).annotate(**family.sums()):
+        day, service = _as_date(row.pop("day")), row.pop("svc", None)
+        yield day, service, {column: int(value or 0) for column, value in row.items()}
+    if family.histogram is not None:
+        counted = grouped.annotate(_bucket_micros=family.histogram())
+        for row in counted.annotate(b=_bucket(F("_bucket_micros"))).values(*keys, "b").annotate(n=Count("pk")):
+            yield _as_date(row["day"]), row.get("svc"), {HIST: {row["b"]: row["n"]}}
+
+
+def add(into: dict, part: dict) -> None:
+    """Add the sums ``part`` (``column → int`` or, for ``hist``, ``bucket → count``) into ``into``."""
+    for column, value in part.items():
+        if column == HIST:
+            merged = into.setdefault(HIST, defaultdict(int))
+            for bucket, n in value.items():
+                merged[int(bucket)] += n
+        else:
+            into[column] = into.get(column, 0) + value
+
+
+def sums_per_day(names: Iterable[str], first: date, end: date, filters, today: date) -> dict[str, dict[date, dict]]:
+    """Per family and day of ``[first, end)``, the sums: rolled up days from ``DeliveryRollup``, others live.
+
+    Queries: the coverage (2) and the rollup rows (1) when a delivery family is asked for, then one per
+    family (two with a histogram) for the live days, whatever the length of the period.
+    """
+    from . import rollups
+    from .models import DeliveryRollup
+
+    names = list(names)
+    result: dict[str, dict[date, dict]] = {name: defaultdict(dict) for name in names}
+    delivery = [name for name in names if FAMILIES[name].delivery]
+    all_days = {first + timedelta(days=i) for i in range((end - first).days)}
+    live = all_days
+    if delivery and rollups.enabled():
+        coverage = rollups.Coverage.load(first, end, source=rollups.DELIVERY)
+        live = coverage.live_days(first, end, today)
+        if len(live) < len(all_days):
+            rows = DeliveryRollup.objects.filter(day__gte=first, day__lt=end, service_id=filters.service)
+            if live:
+                rows = rows.exclude(day__in=sorted(live))
+            for day, sums in rows.values_list("day", "sums"):
+                day = rollups._as_date(day)
+                for name in delivery:
+                    if name in sums:
+                        add(result[name][day], sums[name])
+    live_ranges = rollups._ranges(live)
+    for name in names:
+        family = FAMILIES[name]
+        ranges = live_ranges if family.delivery else [(first, end)]
+        if not ranges:
+            continue
+        for day, _service, part in query(family, ranges, filters):
+            add(result[name][day], part)
+    return result
+
+
+def build_rows(ranges: list[tuple[date, date]]) -> list:
+    """The ``DeliveryRollup`` rows of the day ``ranges``: per day for all services and per day and service."""
+    from .definitions import Filters
+    from .models import DeliveryRollup
+
+    table: dict[tuple[date, int | None], dict] = defaultdict(dict)
+    for name in DELIVERY:
+        family = FAMILIES[name]
+        for by_service in (False, True):
+            for day, service, part in query(family, ranges, Filters(), by_service=by_service):
+                add(table[day, service].setdefault(name, {}), part)
+    return [DeliveryRollup(day=day, service_id=service, sums=sums) for (day, service), sums in table.items()]
