@@ -210,6 +210,8 @@ class ChangeRequest(WorkflowModel):
         ]
         indexes = [
             models.Index(fields=["planned_start", "planned_end"]),
+            # The metrics read the changes created on the days not rolled up yet (bench/NOTES.md).
+            models.Index(fields=["created_at"], name="change_created_at"),
             search_index("number", "title", "description", name="change_search"),
         ]
 
