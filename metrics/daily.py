@@ -295,3 +295,46 @@ def build_rows(ranges: list[tuple[date, date]]) -> list:
             for day, service, part in query(family, ranges, Filters(), by_service=by_service):
                 add(table[day, service].setdefault(name, {}), part)
     return [DeliveryRollup(day=day, service_id=service, sums=sums) for (day, service), sums in table.items()]
+
+
+def sums_by_service(columns: dict[str, list[str]], spans: list, today: date) -> dict[int, list[dict]]:
+    """Per service id, the sums ``columns`` (family → its columns) over each span (a row listing two services
+    counts for both): the rolled-up days summed in the database (one query, one sum per span and column),
+    the live days from the rows (one query per family).
+    """
+    from django.db.models import BigIntegerField, Sum
+    from django.db.models.fields.json import KeyTextTransform, KeyTransform
+    from django.db.models.functions import Cast
+
+    from . import rollups
+    from .definitions import Filters
+    from .models import DeliveryRollup
+
+    first, end = min(s.start_date for s in spans), max(s.end_date for s in spans)
+    live = {first + timedelta(days=i) for i in range((end - first).days)}
+    if rollups.enabled():
+        live = rollups.Coverage.load(first, end, source=rollups.DELIVERY).live_days(first, end, today)
+    result: dict[int, list[dict]] = defaultdict(lambda: [{name: {} for name in columns} for _ in spans])
+    if len(live) < (end - first).days:
+        rows = DeliveryRollup.objects.filter(day__gte=first, day__lt=end, service_id__isnull=False)
+        if live:
+            rows = rows.exclude(day__in=sorted(live))
+        sums = {
+            f"s{i}__{name}__{column}": Sum(
+                Cast(KeyTextTransform(column, KeyTransform(name, "sums")), BigIntegerField()),
+                filter=Q(day__gte=span.start_date, day__lt=span.end_date),
+            )
+            for i, span in enumerate(spans) for name, names in columns.items() for column in names
+        }
+        for row in rows.order_by().values("service_id").annotate(**sums):
+            service = row.pop("service_id")
+            for key, value in row.items():
+                i, name, column = key.split("__")
+                add(result[service][int(i[1:])][name], {column: int(value or 0)})
+    ranges = rollups._ranges(live)
+    for name in columns if ranges else ():
+        for day, service, part in query(FAMILIES[name], ranges, Filters(), by_service=True):
+            for i, span in enumerate(spans):
+                if span.start_date <= day < span.end_date:
+                    add(result[service][i][name], {c: v for c, v in part.items() if c != HIST})
+    return result

@@ -565,7 +565,7 @@ def _incidents_rolled_up(spans: list[Window], filters: Filters, keys: set[str]) 
     """
     from . import rollups
 
-    first, end = spans[0].start_date, spans[-1].end_date
+    first, end = min(s.start_date for s in spans), max(s.end_date for s in spans)
     now = timezone.now()
     today = local_today(now)
     coverage = rollups.Coverage.load(first, end)
@@ -707,7 +707,8 @@ def _daily_sums(spans: list[Window], filters: Filters, names: set[str]) -> list[
     """Per span, the sums of each family in ``names`` (``metrics.daily``: one query per family in all)."""
     from . import daily
 
-    per_day = daily.sums_per_day(sorted(names), spans[0].start_date, spans[-1].end_date, filters, local_today())
+    first, end = min(s.start_date for s in spans), max(s.end_date for s in spans)
+    per_day = daily.sums_per_day(sorted(names), first, end, filters, local_today())
     result = []
     for span in spans:
         totals: dict[str, dict] = {name: {} for name in names}
@@ -738,7 +739,7 @@ def _figures(window: Window, filters: Filters, keys: Iterable[str]) -> dict[str,
 
 
 def _figures_many(spans: list[Window], filters: Filters, keys: Iterable[str], *, live: bool = False) -> list[dict]:
-    """The values of ``keys`` over each of ``spans`` (consecutive windows), each source read once for all.
+    """The values of ``keys`` over each of ``spans`` (windows, possibly overlapping), each source read once.
 
     The incident source (and the incident part of ``automation.level``) reads its rollups
     (``_incidents_rolled_up``); the others read partial sums per day (``_daily_sums``: the delivery rollups
