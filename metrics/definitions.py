@@ -723,14 +723,37 @@ def _daily_sums(spans: list[Window], filters: Filters, names: set[str]) -> list[
 
 
 def _action_items_many(spans: list[Window], filters: Filters) -> list[dict]:
-    """``incidents.action_items_overdue`` at the end of each span: one query with one count per span."""
-    items = ActionItem.objects.filter(incident__in=Subquery(_incident_rows(filters).values("pk")))
-    counts = items.aggregate(**{
-        f"s{i}": Count("pk", filter=(Q(closed_at__isnull=True) | Q(closed_at__gte=span.end))
-                       & Q(created_at__lt=span.end, due_date__lt=span.end_date))
-        for i, span in enumerate(spans)
-    })
-    return [{"incidents.action_items_overdue": counts[f"s{i}"]} for i in range(len(spans))]
+    """``incidents.action_items_overdue`` at the end of each span, from one grouped query.
+
+    An item is overdue at the end ``E`` of a span when it was created before ``E``, its due date ended
+    before ``E`` and it was not closed before ``E``: with ``s`` = max(local day of ``created_at``,
+    ``due_date``) and ``c`` the local day of ``closed_at``, when ``s < E ≤ c`` (or ``s < E`` while open).
+    The items are grouped by (``s``, ``c``); each group adds its count from the day after ``s`` on and takes
+    it back from the day after ``c`` on.
+    """
+    from django.db.models.functions import Greatest
+
+    from .rollups import _as_date, _local_day
+
+    rows = (
+        ActionItem.objects.filter(incident__in=Subquery(_incident_rows(filters).values("pk")))
+        .annotate(s=Greatest(_local_day("created_at"), F("due_date")), c=_local_day("closed_at"))
+        .filter(Q(closed_at__isnull=True) | Q(c__gt=F("s")))
+        .order_by().values("s", "c").annotate(n=Count("pk"))
+    )
+    changes: dict[date, int] = defaultdict(int)  # from the day after the key on
+    for row in rows:
+        changes[_as_date(row["s"])] += row["n"]
+        if row["c"] is not None:
+            changes[_as_date(row["c"])] -= row["n"]
+    days = sorted(changes)
+    result, running, position = {}, 0, 0
+    for end in sorted({span.end_date for span in spans}):
+        while position < len(days) and days[position] < end:
+            running += changes[days[position]]
+            position += 1
+        result[end] = running
+    return [{"incidents.action_items_overdue": result[span.end_date]} for span in spans]
 
 
 def _figures(window: Window, filters: Filters, keys: Iterable[str]) -> dict[str, object]:
