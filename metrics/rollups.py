@@ -103,26 +103,36 @@ def _local_day(field_name: str) -> TruncDate:
 
 
 def _bucket(micros) -> object:
-    """The histogram bucket of a duration (SQL): 0 below one second, else 1 + ⌊8 · log2(seconds)⌋."""
+    """The histogram bucket of a duration (SQL): ``bucket_of`` (incident durations are never negative; a
+    lead time may be, for a change submitted after its release was first deployed)."""
     from django.db.models import Case, When
 
     seconds = ExpressionWrapper(micros / Value(1_000_000.0), output_field=FloatField())
+    log = Value(BUCKETS_PER_DOUBLING / math.log(2))
     return Case(
-        When(Q(_bucket_micros__lt=1_000_000), then=Value(0)),
-        default=Cast(Floor(Ln(seconds) * Value(BUCKETS_PER_DOUBLING / math.log(2))), IntegerField()) + 1,
+        When(Q(_bucket_micros__gte=0, _bucket_micros__lt=1_000_000), then=Value(0)),
+        When(Q(_bucket_micros__lt=0, _bucket_micros__gt=-1_000_000), then=Value(-1)),
+        When(Q(_bucket_micros__lt=0), then=Value(-2) - Cast(Floor(Ln(-seconds) * log), IntegerField())),
+        default=Cast(Floor(Ln(seconds) * log), IntegerField()) + 1,
         output_field=IntegerField(),
     )
 
 
 def bucket_of(seconds: float) -> int:
-    """The histogram bucket of ``seconds`` (the SQL of ``_bucket`` in Python)."""
+    """The histogram bucket of ``seconds``: 0 for [0, 1) s, 1 + ⌊8 · log2(seconds)⌋ above; a negative value
+    mirrors its magnitude's bucket ``b`` as ``−1 − b`` (the SQL of ``_bucket`` in Python)."""
+    if seconds < 0:
+        return -1 - bucket_of(-seconds)
     if seconds < 1:
         return 0
     return 1 + math.floor(math.log(seconds) * BUCKETS_PER_DOUBLING / math.log(2))
 
 
 def _bucket_bounds(bucket: int) -> tuple[float, float]:
-    if bucket <= 0:
+    if bucket < 0:
+        low, high = _bucket_bounds(-1 - bucket)
+        return -high, -low
+    if bucket == 0:
         return 0.0, 1.0
     return 2 ** ((bucket - 1) / BUCKETS_PER_DOUBLING), 2 ** (bucket / BUCKETS_PER_DOUBLING)
 
@@ -131,7 +141,7 @@ def median_of(counts: dict) -> float | None:
     """The interpolated median (percentile_cont(0.5)) estimated from ``{bucket: count}``.
 
     The i-th smallest value (0-based) of a bucket holding ranks ``c … c + k − 1`` is placed at fraction
-    ``(i − c + ½) ÷ k`` of the bucket, geometrically (linearly in the first bucket, [0, 1) s).
+    ``(i − c + ½) ÷ k`` of the bucket, geometrically (linearly within a second of zero).
     """
     items = sorted((int(b), n) for b, n in counts.items() if n)
     total = sum(n for _, n in items)
@@ -144,7 +154,7 @@ def median_of(counts: dict) -> float | None:
             if rank < seen + n:
                 low, high = _bucket_bounds(bucket)
                 fraction = (rank - seen + 0.5) / n
-                if bucket <= 0:
+                if bucket in (0, -1):  # within a second of zero: linearly
                     return low + (high - low) * fraction
                 return low * (high / low) ** fraction
             seen += n
