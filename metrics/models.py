@@ -79,7 +79,7 @@ class IncidentScopeRollup(IncidentSums):
     key = models.CharField(max_length=20, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["scope", "key", "day"], name="metric_incident_scope_day")]
+        indexes = [models.Index(fields=["scope", "day", "key"], name="metric_incident_scope_day")]
 
     def __str__(self) -> str:
         return f"Incident scope rollup {self.day} {self.scope}={self.key}"

@@ -47,7 +47,7 @@ class Migration(migrations.Migration):
                 ('key', models.CharField(blank=True, max_length=20)),
             ],
             options={
-                'indexes': [models.Index(fields=['scope', 'key', 'day'], name='metric_incident_scope_day')],
+                'indexes': [models.Index(fields=['scope', 'day', 'key'], name='metric_incident_scope_day')],
             },
         ),
     ]
