@@ -38,35 +38,22 @@ HIST = "hist"  # the column of a family's histogram (lead time): {bucket: count}
 
 @dataclass(frozen=True)
 class Family:
-    """Rows, the moment that gives their day, the path to their services and the sums per day."""
+    """Rows narrowed to the filters, the moment that gives their day, and the sums per day.
+
+    ``service``: for the delivery families (stored in ``DeliveryRollup``), the path to the services a row
+    counts under; ``histogram``: the duration (µs) whose histogram is kept, for a median.
+    """
 
     name: str
     day: str
-    service: str | None
-    rows: Callable[[], object]
+    rows: Callable[[object], object]
     sums: Callable[[], dict]
-    histogram: Callable[[], object] | None = None  # the duration (µs) whose histogram is kept
-    incident: str | None = None  # path to the incident (families filtered like the incidents)
-    delivery: bool = True  # stored in DeliveryRollup
+    service: str | None = None
+    histogram: Callable[[], object] | None = None
 
-    def columns(self) -> list[str]:
-        return list(self.sums()) + ([HIST] if self.histogram else [])
-
-    def narrowed(self, filters, service_id=None):
-        """The rows narrowed to ``filters`` (in one ``filter()``: a join to many is then shared)."""
-        conditions = {}
-        service = service_id or filters.service
-        if self.incident is not None:
-            prefix = f"{self.incident}__" if self.incident else ""
-            if filters.service:
-                conditions[f"{prefix}service_id"] = filters.service
-            if filters.team:
-                conditions[f"{prefix}team_id"] = filters.team
-            if filters.severity:
-                conditions[f"{prefix}severity"] = filters.severity
-        elif service and self.service:
-            conditions[self.service] = service
-        return self.rows(**conditions)
+    @property
+    def delivery(self) -> bool:
+        return self.service is not None
 
 
 def _sum(expression, condition=None):
@@ -83,39 +70,42 @@ def _micros(later: str, earlier: str):
 
 FINISHED = [ChangeState.COMPLETED, ChangeState.FAILED, ChangeState.ROLLED_BACK]
 DONE = [DeploymentStatus.SUCCEEDED, DeploymentStatus.FAILED]
+NOT_CANCELLED = [state for state in ChangeState.values if state != ChangeState.CANCELLED]
+
+# Each delivery family narrows to the service filter in the same ``filter()`` as its other conditions on
+# the same relation, so that a join to many (a release's changes) is one join, not two.
 
 
-def _changes(**conditions):
-    return ChangeRequest.objects.exclude(state=ChangeState.CANCELLED).filter(**conditions)
+def _changes(filters):
+    rows = ChangeRequest.objects.exclude(state=ChangeState.CANCELLED)
+    return rows.filter(services=filters.service) if filters.service else rows
 
 
-def _changes_finished(**conditions):
-    return _changes(state__in=FINISHED, **conditions)
+def _changes_finished(filters):
+    return _changes(filters).filter(state__in=FINISHED)
 
 
-def _changes_approved(**conditions):
-    return _changes(**conditions)
+def _releases(filters):
+    return Release.objects.filter(services=filters.service) if filters.service else Release.objects.all()
 
 
-def _releases(**conditions):
-    return Release.objects.filter(**conditions)
-
-
-def _defects(**conditions):
+def _defects(filters):
     """The non-cancelled incidents caused by a completed release, by the release's completion day."""
+    service = {"caused_by_release__services": filters.service} if filters.service else {}
     return Incident.objects.exclude(state=IncidentState.CANCELLED).filter(
-        caused_by_release__completed_at__isnull=False, **conditions
+        caused_by_release__completed_at__isnull=False, **service
     )
 
 
-def _deployments(**conditions):
+def _deployments(filters):
     caused_incident = Exists(
         Incident.objects.exclude(state=IncidentState.CANCELLED).filter(caused_by_release=OuterRef("release"))
     )
-    return Deployment.objects.filter(status__in=DONE, **conditions).annotate(caused_incident=caused_incident)
+    service = {"release__services": filters.service} if filters.service else {}
+    return Deployment.objects.filter(status__in=DONE, **service).annotate(caused_incident=caused_incident)
 
 
-def _first_deployments(**conditions):
+def _first_deployments(filters):
     """Each release's first succeeded deployment joined to the release's changes (non-cancelled, submitted).
 
     "First": no succeeded deployment of the release finished earlier (or at the same instant with a smaller
@@ -124,12 +114,11 @@ def _first_deployments(**conditions):
     earlier = Deployment.objects.filter(release=OuterRef("release"), status=DeploymentStatus.SUCCEEDED).filter(
         Q(finished_at__lt=OuterRef("finished_at")) | Q(finished_at=OuterRef("finished_at"), pk__lt=OuterRef("pk"))
     )
+    service = {"release__changes__services": filters.service} if filters.service else {}
     return (
         Deployment.objects.filter(status=DeploymentStatus.SUCCEEDED, finished_at__isnull=False)
         .filter(~Exists(earlier))
-        .filter(release__changes__submitted_at__isnull=False,
-                release__changes__state__in=[s for s in ChangeState.values if s != ChangeState.CANCELLED],
-                **conditions)
+        .filter(release__changes__submitted_at__isnull=False, release__changes__state__in=NOT_CANCELLED, **service)
     )
 
 
@@ -137,67 +126,67 @@ def _lead_micros():
     return _micros("finished_at", "release__changes__submitted_at")
 
 
-def _steps(**conditions):
-    closed = Incident.objects.filter(state=IncidentState.CLOSED, **conditions).values("pk")
+def _steps(filters):
+    closed = filters.narrow(Incident.objects.filter(state=IncidentState.CLOSED)).values("pk")
     return IncidentStep.objects.filter(incident__in=closed, state__in=[StepState.DONE, StepState.SKIPPED])
 
 
-def _surveys(**conditions):
-    resolved = Incident.objects.exclude(state=IncidentState.CANCELLED).filter(**conditions).values("pk")
+def _surveys(filters):
+    resolved = filters.narrow(Incident.objects.exclude(state=IncidentState.CANCELLED)).values("pk")
     return SatisfactionSurvey.objects.filter(incident__in=resolved)
 
 
-def _runs(**conditions):
-    return AutomationRun.objects.filter(outcome=RunOutcome.ACTED)
+def _runs(filters):
+    return AutomationRun.objects.filter(outcome=RunOutcome.ACTED)  # not filtered (metrics.outcomes)
 
 
 FAMILIES: dict[str, Family] = {f.name: f for f in [
-    Family("change_finished", "actual_end", "services", _changes_finished, lambda: {
+    Family("change_finished", "actual_end", _changes_finished, lambda: {
         "finished": Count("pk"),
         "completed": Count("pk", filter=Q(state=ChangeState.COMPLETED)),
         "rolled_back": Count("pk", filter=Q(state=ChangeState.ROLLED_BACK)),
         "implemented": Count("pk", filter=Q(actual_start__isnull=False)),
         "implementation_us": _sum(_micros("actual_end", "actual_start"), Q(actual_start__isnull=False)),
-    }),
-    Family("change_approved", "approved_at", "services", _changes_approved, lambda: {
+    }, service="services"),
+    Family("change_approved", "approved_at", _changes, lambda: {
         "approved": Count("pk", filter=Q(submitted_at__isnull=False)),
         "approval_us": _sum(_micros("approved_at", "submitted_at"), Q(submitted_at__isnull=False)),
-    }),
-    Family("change_created", "created_at", "services", _changes, lambda: {
+    }, service="services"),
+    Family("change_created", "created_at", _changes, lambda: {
         "created": Count("pk"),
         "automated": Count("pk", filter=Q(created_by_rule__gt="")),
-    }),
-    Family("release_completed", "completed_at", "services", _releases, lambda: {
+    }, service="services"),
+    Family("release_completed", "completed_at", _releases, lambda: {
         "completed": Count("pk"),
         "cycle_us": _sum(_micros("completed_at", "created_at")),
-    }),
-    Family("release_defects", "caused_by_release__completed_at", "caused_by_release__services", _defects,
-           lambda: {"defects": Count("pk")}),
-    Family("release_created", "created_at", "services", _releases, lambda: {
+    }, service="services"),
+    Family("release_defects", "caused_by_release__completed_at", _defects, lambda: {"defects": Count("pk")},
+           service="caused_by_release__services"),
+    Family("release_created", "created_at", _releases, lambda: {
         "created": Count("pk"),
         "automated": Count("pk", filter=Q(created_by_rule__gt="")),
-    }),
-    Family("deployment", "finished_at", "release__services", _deployments, lambda: {
+    }, service="services"),
+    Family("deployment", "finished_at", _deployments, lambda: {
         "finished": Count("pk"),
         "succeeded": Count("pk", filter=Q(status=DeploymentStatus.SUCCEEDED)),
         "failed": Count("pk", filter=Q(status=DeploymentStatus.FAILED)),
         "succeeded_then_incident": Count("pk", filter=Q(status=DeploymentStatus.SUCCEEDED, caused_incident=True)),
-    }),
-    Family("lead_time", "finished_at", "release__changes__services", _first_deployments, lambda: {
+    }, service="release__services"),
+    Family("lead_time", "finished_at", _first_deployments, lambda: {
         "changes": Count("pk"),
         "lead_us": _sum(_lead_micros()),
-    }, histogram=_lead_micros),
-    Family("process_steps", "incident__closed_at", None, _steps, lambda: {
+    }, service="release__changes__services", histogram=_lead_micros),
+    Family("process_steps", "incident__closed_at", _steps, lambda: {
         "done": Count("pk", filter=Q(state=StepState.DONE)),
         "skipped": Count("pk", filter=Q(state=StepState.SKIPPED)),
-    }, incident="", delivery=False),
-    Family("surveys", "incident__resolved_at", None, _surveys, lambda: {
+    }),
+    Family("surveys", "incident__resolved_at", _surveys, lambda: {
         "sent": Count("pk"),
         "answered": Count("answer"),
         "rated": Count("answer__rating"),
         "rating": Coalesce(_sum(F("answer__rating")), 0),
-    }, incident="", delivery=False),
-    Family("automation_runs", "created_at", None, _runs, lambda: {"runs": Count("pk")}, delivery=False),
+    }),
+    Family("automation_runs", "created_at", _runs, lambda: {"runs": Count("pk")}),
 ]}
 
 DELIVERY = [name for name, family in FAMILIES.items() if family.delivery]
@@ -219,7 +208,7 @@ def query(family: Family, ranges: list[tuple[date, date]], filters, *, by_servic
     """
     from .rollups import _as_date, _bucket, _local_day
 
-    rows = family.narrowed(filters).filter(_day_filter(family, ranges)).order_by()
+    rows = family.rows(filters).filter(_day_filter(family, ranges)).order_by()
     keys = {"day": _local_day(family.day)}
     if by_service:
         keys["svc"] = F(family.service)

@@ -351,6 +351,14 @@ def _rebuild(source: str, ranges: list[tuple[date, date]] | None, today: date) -
     DeliveryRollup.objects.bulk_create(daily.build_rows(ranges or [(EPOCH, today)]), batch_size=2000)
 
 
+def _build(source: str, today: date) -> None:
+    StaleDay.objects.filter(source=source).delete()
+    _rebuild(source, None, today)
+    RollupState.objects.update_or_create(
+        source=source, defaults={"time_zone": settings.TIME_ZONE, "built_until": today, "updated_at": timezone.now()}
+    )
+
+
 @transaction.atomic
 def build(*, today: date | None = None) -> int:
     """Rebuild every rollup row of every source for the days before ``today``; returns the rollup rows written."""
@@ -358,12 +366,7 @@ def build(*, today: date | None = None) -> int:
 
     today = today or local_today()
     for source in SOURCES:
-        StaleDay.objects.filter(source=source).delete()
-        _rebuild(source, None, today)
-        RollupState.objects.update_or_create(
-            source=source,
-            defaults={"time_zone": settings.TIME_ZONE, "built_until": today, "updated_at": timezone.now()},
-        )
+        _build(source, today)
     return IncidentRollup.objects.count() + DeliveryRollup.objects.count()
 
 
@@ -371,19 +374,20 @@ def build(*, today: date | None = None) -> int:
 def refresh(*, today: date | None = None) -> list[date]:
     """Rebuild, per source, the stale days and those from ``built_until`` to yesterday; the days rebuilt.
 
-    Builds everything when a source has no rollups yet or the time zone changed. The marks read are deleted
-    by id, so one written while this runs (by a write this rebuild may not have seen) stays.
+    Builds a source entirely when it has no rollups yet or the time zone changed (those days are not
+    listed). The marks read are deleted by id, so one written while this runs (by a write this rebuild may
+    not have seen) stays.
     """
     from .definitions import local_today
 
     today = today or local_today()
     states = {s.source: s for s in RollupState.objects.select_for_update().filter(source__in=SOURCES)}
-    if any(states.get(source) is None or states[source].time_zone != settings.TIME_ZONE for source in SOURCES):
-        build(today=today)
-        return []
     rebuilt: set[date] = set()
     for source in SOURCES:
-        state = states[source]
+        state = states.get(source)
+        if state is None or state.time_zone != settings.TIME_ZONE:
+            _build(source, today)
+            continue
         marks = list(StaleDay.objects.filter(source=source).values_list("pk", "day"))
         days = {day for _, day in marks if day < today}
         days.update(state.built_until + timedelta(days=i) for i in range(max((today - state.built_until).days, 0)))
@@ -501,7 +505,12 @@ def _services_changed(sender, instance, action, reverse, model, pk_set, **kwargs
     if action not in ("post_add", "post_remove", "pre_clear"):
         return
     owner = model if reverse else type(instance)
-    objects = owner.objects.filter(pk__in=pk_set or []) if reverse else [instance]
+    if not reverse:
+        objects = [instance]
+    elif action == "pre_clear":  # a service's changes or releases all leave it
+        objects = owner.objects.filter(services=instance)
+    else:
+        objects = owner.objects.filter(pk__in=pk_set)
     days: set[date] = set()
     for obj in objects:
         days |= _delivery_days(owner, obj, {}, changed_links=True)

@@ -20,7 +20,7 @@ from incidents.models import ActionItem, Incident, SatisfactionSurvey, SurveyAns
 from metrics import rollups
 from metrics.definitions import METRIC_KEYS, METRICS, Filters, Window, _figures_many, buckets, timeseries
 from metrics.insights import insights
-from metrics.models import DeliveryRollup, StaleDay
+from metrics.models import DeliveryRollup, IncidentRollup, RollupState, StaleDay
 from releases.models import Deployment, Release
 from tests.factories import ServiceFactory, TeamFactory
 
@@ -178,6 +178,24 @@ def test_incidents_caused_by_a_release_and_release_edits_mark_the_release_days(h
     _refreshed_and_same(history)
     Deployment.objects.filter(release=release).first().delete()
     _refreshed_and_same(history)
+
+
+def test_a_service_losing_all_its_changes_and_releases_marks_their_days(history):
+    history.service.changes.clear()
+    _refreshed_and_same(history)
+    history.service.releases.clear()
+    _refreshed_and_same(history)
+
+
+def test_a_refresh_builds_a_source_never_built_and_leaves_the_other_alone(history):
+    RollupState.objects.filter(source=rollups.DELIVERY).delete()  # as after an upgrade
+    DeliveryRollup.objects.all().delete()
+    incident_rows = set(IncidentRollup.objects.values_list("pk", flat=True))
+    _assert_all_periods(history)  # every delivery day live meanwhile
+    rollups.refresh()
+    assert DeliveryRollup.objects.filter(service_id__isnull=True).exists()
+    assert set(IncidentRollup.objects.values_list("pk", flat=True)) == incident_rows  # not rebuilt
+    _assert_all_periods(history)
 
 
 def test_with_rollups_disabled_the_per_day_sources_are_the_live_ones(history):
