@@ -21,10 +21,15 @@ then the measured value, not missing data.
 
 Cancelled incidents and cancelled changes count nowhere.
 
-The rows are grouped into a few *sources*; each source is one aggregate query
-(plus, on databases without ``percentile_cont``, one small ``ORDER BY …
-LIMIT 2 OFFSET n`` query per median), so the number of queries never depends on
-the amount of data.
+The rows are grouped into a few *sources*. ``SOURCES`` computes each over one
+window straight from the rows, one aggregate query each (plus, on databases
+without ``percentile_cont``, one small ``ORDER BY … LIMIT 2 OFFSET n`` query per
+median): ``compute_live``, the reference. ``compute``, the series and the
+dashboard read the same figures as partial sums per local day — the rollups of
+``metrics.rollups`` for past days, the rows for today and the stale days, the
+other families of ``metrics.daily`` — so each source is read once for any
+number of spans (buckets), and the number of queries never depends on the
+amount of data or of buckets.
 """
 
 from __future__ import annotations
@@ -902,7 +907,7 @@ def timeseries_many(
     """Several metrics per bucket: ``[{"bucket": "YYYY-MM-DD", "values": {key: value}}]``.
 
     Each bucket is computed with the same definitions as ``compute`` over the
-    bucket clipped to the period; each source the metrics need runs once per bucket.
+    bucket clipped to the period; each source the metrics need is read once for all buckets.
     """
     keys = list(metrics)
     for key in keys:

@@ -1,9 +1,14 @@
-"""Rollups of the incident source: additive partial aggregates per local day, read instead of the incidents.
+"""Rollups of the metrics: additive partial aggregates per local day, read instead of the rows.
+
+Two sources, each with its ``RollupState`` and ``StaleDay`` marks: ``incidents`` (this module) and
+``delivery`` (changes, releases, deployments, lead time: the families of ``metrics/daily.py``, stored in
+``DeliveryRollup`` per day for all services and per service; built, refreshed and marked here).
 
 ``IncidentRollup`` holds, per local day (``definitions.local_midnight``) × service × team × severity, the
-counts and sums of the incidents detected that day and of those resolved that day; ``IncidentHistogram``
-holds per day and scope (all, one service, one team, one severity) the durations' counts in log-spaced
-buckets, for the medians. A figure over a period is then a ``SUM`` over at most (days × groups) rows:
+counts and sums of the incidents detected that day and of those resolved that day; ``IncidentScopeRollup``
+the same sums per day and scope (all, one service, one team, one severity), read when at most one filter
+is given; ``IncidentHistogram`` holds per day and scope the durations' counts in log-spaced buckets, for
+the medians. A figure over a period is then a ``SUM`` over at most (days × groups) rows:
 
 - days before ``RollupState.built_until`` and not marked in ``StaleDay`` come from the rollups;
 - today, every day from ``built_until`` on and every stale day are computed live, with the same partial
@@ -14,12 +19,15 @@ buckets, for the medians. A figure over a period is then a ``SUM`` over at most 
 
 Every write of an incident marks the local days of its ``detected_at`` and ``resolved_at``, before and after
 the write, stale (``post_save``/``post_delete``; bulk updates announce their ids through
-``opsdesk.rollups``). ``refresh`` (the nightly task, and every few minutes) rebuilds the stale days and the
-days since ``built_until``, and deletes the marks it saw. ``build`` rebuilds everything (set-based
-``INSERT … SELECT … GROUP BY``; ``manage.py build_metric_rollups``).
+``opsdesk.rollups``); writes of changes, releases and deployments (and of an incident's
+``caused_by_release``) mark the delivery days they touch (``_delivery_days``). ``refresh`` (the nightly
+task, and every few minutes) rebuilds the stale days and the days since ``built_until`` of each source, and
+deletes the marks it saw. ``build`` rebuilds everything (set-based ``INSERT … SELECT … GROUP BY``; the
+delivery families one grouped query each; ``manage.py build_metric_rollups``).
 
 Means are ``sum ÷ count`` of integer microseconds: the live figure to the microsecond. Medians come from
-the histograms (8 buckets per doubling, interpolated geometrically within the bucket): see docs/metrics.md
+the histograms (8 buckets per doubling, interpolated geometrically within the bucket; a lead time may be
+negative, and negative values have mirrored buckets): see docs/metrics.md
 for the measured error. With two or more of the filters the medians' histograms are built live (grouped
 per day, one query per kind), since the stored ones are per single filter.
 """
