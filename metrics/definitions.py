@@ -931,31 +931,34 @@ def timeseries(
 def incident_counts_by_severity(
     interval: str, period_from: date, period_to: date, filters: Filters | dict | None = None
 ) -> list[dict]:
-    """incidents.count per bucket and severity in one grouped query (the dashboard's stacked bars).
+    """incidents.count per bucket and severity (the dashboard's stacked bars), from counts per day.
 
     ``[{"bucket": "YYYY-MM-DD", "counts": {"critical": n, ...}}]``; the severity
-    filter, if any, still applies.
+    filter, if any, still applies. The counts per day come from the rollups (``rollups.severity_counts``)
+    or, with the rollups off, from one grouped query over the incidents.
     """
-    from django.db.models import Case, IntegerField, Value, When
-
     from incidents.choices import Severity
+
+    from . import rollups
 
     flt = Filters.of(filters)
     spans = buckets(period_from, period_to, interval)
-    whens = [
-        When(Q(detected_at__gte=w.start, detected_at__lt=w.end), then=Value(index))
-        for index, (_, w) in enumerate(spans)
-    ]
-    rows = (
-        _incident_rows(flt)
-        .filter(Window(period_from, period_to).contains("detected_at"))
-        .annotate(bucket_index=Case(*whens, output_field=IntegerField()))
-        .order_by()
-        .values("bucket_index", "severity")
-        .annotate(n=Count("pk"))
-    )
-    table = [{"bucket": label.isoformat(), "counts": dict.fromkeys(Severity.values, 0)} for label, _ in spans]
-    for row in rows:
-        if row["bucket_index"] is not None:
-            table[row["bucket_index"]]["counts"][row["severity"]] = row["n"]
+    if rollups.enabled():
+        per_day = rollups.severity_counts(period_from, period_to, flt, local_today())
+    else:
+        rows = (
+            _incident_rows(flt).filter(Window(period_from, period_to).contains("detected_at"))
+            .annotate(day=rollups._local_day("detected_at")).order_by().values("day", "severity")
+            .annotate(n=Count("pk"))
+        )
+        per_day = defaultdict(dict)
+        for row in rows:
+            per_day[rollups._as_date(row["day"])][row["severity"]] = row["n"]
+    table = []
+    for label, window in spans:
+        counts = dict.fromkeys(Severity.values, 0)
+        for offset in range(window.days):
+            for severity, n in per_day.get(window.start_date + timedelta(days=offset), {}).items():
+                counts[severity] += n
+        table.append({"bucket": label.isoformat(), "counts": counts})
     return table

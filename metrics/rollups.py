@@ -712,3 +712,31 @@ def scope_totals(kind: str, spans: list, today: date) -> dict[int, list[dict]]:
                         for column, value in zip(COLUMNS, values, strict=True):
                             totals[column] += int(value or 0)
     return result
+
+
+def severity_counts(first: date, end: date, filters, today: date) -> dict[date, dict[str, int]]:
+    """Incidents detected per local day and severity over ``[first, end)`` (the dashboard's stacked bars).
+
+    Past days from ``IncidentScopeRollup`` (severity scope, without a service or team filter) or the fine
+    rollups, the live days from the incidents: two queries besides the coverage.
+    """
+    live = Coverage.load(first, end).live_days(first, end, today)
+    result: dict[date, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    if len(live) < (end - first).days:
+        if filters.service or filters.team:
+            rows = filters.narrow(IncidentRollup.objects.filter(day__gte=first, day__lt=end)).values("day", "severity")
+        else:
+            rows = IncidentScopeRollup.objects.filter(scope="severity", day__gte=first, day__lt=end)
+            if filters.severity:
+                rows = rows.filter(key=filters.severity)
+            rows = rows.annotate(severity=F("key")).values("day", "severity")
+        if live:
+            rows = rows.exclude(day__in=sorted(live))
+        for row in rows.order_by().annotate(n=Sum("detected")):
+            result[_as_date(row["day"])][row["severity"]] += int(row["n"] or 0)
+    if live:
+        detected = filters.narrow(_rows()).filter(_days_q("detected_at", live))
+        grouped = detected.annotate(day=_local_day("detected_at")).values("day", "severity").annotate(n=Count("pk"))
+        for row in grouped:
+            result[_as_date(row["day"])][row["severity"]] += row["n"]
+    return result

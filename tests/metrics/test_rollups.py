@@ -233,3 +233,19 @@ def test_the_median_estimate_is_within_one_bucket_of_percentile_cont():
             counts[rollups.bucket_of(value)] = counts.get(rollups.bucket_of(value), 0) + 1
         assert rollups.median_of(counts) == pytest.approx(statistics.median(values), rel=rollups.MEDIAN_ERROR)
     assert rollups.median_of({}) is None
+
+
+@pytest.mark.parametrize("filters", [None, {"severity": "high"}, {"team": 0}])
+def test_incidents_by_severity_from_the_rollups_equal_the_live_counts(build, history, filters):
+    from metrics.definitions import incident_counts_by_severity
+
+    filters = {"team": build.team.pk} if filters == {"team": 0} else filters
+    old = Incident.objects.exclude(state="cancelled").filter(detected_at__lt=datetime(2026, 11, 1, tzinfo=UTC)).first()
+    old.severity = "critical" if old.severity != "critical" else "low"
+    old.save()  # a stale day, read live
+    for interval in ("day", "week"):
+        rolled = incident_counts_by_severity(interval, date(2026, 10, 1), date(2026, 12, 11), filters)
+        with override_settings(OPSDESK_METRIC_ROLLUPS=False):
+            live = incident_counts_by_severity(interval, date(2026, 10, 1), date(2026, 12, 11), filters)
+        assert rolled == live
+        assert sum(sum(row["counts"].values()) for row in rolled) > 0
