@@ -221,16 +221,16 @@ def query(family: Family, ranges: list[tuple[date, date]], filters, *, by_servic
     if family.histogram is not None:
         counted = grouped.annotate(_bucket_micros=family.histogram())
         for row in counted.annotate(b=_bucket(F("_bucket_micros"))).values(*keys, "b").annotate(n=Count("pk")):
-            yield _as_date(row["day"]), row.get("svc"), {HIST: {row["b"]: row["n"]}}
+            yield _as_date(row["day"]), row.get("svc"), {HIST: {str(row["b"]): row["n"]}}  # keys as in JSON
 
 
 def add(into: dict, part: dict) -> None:
-    """Add the sums ``part`` (``column → int`` or, for ``hist``, ``bucket → count``) into ``into``."""
+    """Add the sums ``part`` (``column → int`` or, for ``hist``, ``bucket → count``, buckets as strings)."""
     for column, value in part.items():
         if column == HIST:
             merged = into.setdefault(HIST, defaultdict(int))
             for bucket, n in value.items():
-                merged[int(bucket)] += n
+                merged[bucket] += n
         else:
             into[column] = into.get(column, 0) + value
 

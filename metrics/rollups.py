@@ -151,7 +151,10 @@ def median_of(counts: dict) -> float | None:
     The i-th smallest value (0-based) of a bucket holding ranks ``c … c + k − 1`` is placed at fraction
     ``(i − c + ½) ÷ k`` of the bucket, geometrically (linearly within a second of zero).
     """
-    items = sorted((int(b), n) for b, n in counts.items() if n)
+    merged: dict[int, int] = defaultdict(int)  # bucket keys may be strings (from JSON) or numbers
+    for bucket, n in counts.items():
+        merged[int(bucket)] += n
+    items = sorted((b, n) for b, n in merged.items() if n)
     total = sum(n for _, n in items)
     if not total:
         return None
@@ -661,14 +664,15 @@ def day_histograms(
         if live:
             rows = rows.exclude(day__in=sorted(live))
         for kind, day, counts in rows.values_list("kind", "day", "counts"):
-            result[kind][_as_date(day)] = {int(b): n for b, n in counts.items()}
+            result[kind][_as_date(day)] = counts  # bucket keys as JSON strings, as the live ones below
     if live:
         base = filters.narrow(_rows())
         for kind in kinds:
             moment = "detected_at" if kind == "ack" else "resolved_at"
             for row in _histogram_query(base.filter(_days_q(moment, live)), kind, "all", False):
                 counts = result[kind][_as_date(row["day"])]
-                counts[row["b"]] = counts.get(row["b"], 0) + row["n"]
+                bucket = str(row["b"])
+                counts[bucket] = counts.get(bucket, 0) + row["n"]
     return result
 
 
