@@ -1,16 +1,15 @@
 """What the dashboard shows: headline figures against the previous period, and the charts.
 
-Everything is computed directly from the live rows with the definitions of
-``metrics.definitions`` (exact, including "now"-dependent metrics such as the
-resolution rate, which a nightly snapshot would freeze). The cost is bounded:
-two summaries (a constant handful of queries each), one grouped query for
-incidents by severity, and three aggregate queries per chart bucket; the
-number of buckets is at most ~30 (day buckets up to 14 days, weeks up to 200
-days, months beyond, periods up to 731 days).
+Every figure is computed with the definitions of ``metrics.definitions`` (past days from the rollups,
+today and the stale days from the rows: exact, including "now"-dependent metrics such as the resolution
+rate, which a nightly snapshot would freeze). The two periods and every chart bucket are spans of one
+``_figures_many`` call, so each source is read once for the whole page (``figures``); the incidents by
+severity are one grouped query. The number of queries does not depend on the period or the data.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from urllib.parse import urlencode
 
@@ -19,24 +18,20 @@ from django.urls import reverse
 from incidents.choices import Severity
 
 from .charts import Series, line_chart, stacked_bar_chart
-from .definitions import GROUPS, METRIC_KEYS, METRICS, compute, flatten, incident_counts_by_severity, timeseries_many
+from .definitions import (
+    GROUPS,
+    METRIC_KEYS,
+    METRICS,
+    Filters,
+    Window,
+    _figures_many,
+    buckets,
+    incident_counts_by_severity,
+)
 from .formatting import compare, format_duration, format_value
 from .report import GROUP_TITLES
 
 SEVERITY_COLORS = {"critical": "#b02a37", "high": "#fd7e14", "medium": "#ffc107", "low": "#6c757d"}
-CHART_METRICS = [
-    "incidents.mttr_seconds",
-    "incidents.response_sla_met_rate",
-    "incidents.resolution_sla_met_rate",
-    "incidents.detection_sla_met_rate",
-    "incidents.follow_up_met_rate",
-    "incidents.process_adherence_rate",
-    "changes.success_rate",
-    "changes.rollback_rate",
-    "dora.deployment_frequency_per_day",
-    "dora.change_failure_rate",
-    "incidents.csat_score",
-]
 
 
 def chart_interval(start: date, end: date) -> str:
@@ -59,11 +54,39 @@ def _csv_url(metric: str, interval: str, start: date, end: date, filters: dict, 
     return f"{reverse('metrics-timeseries')}?{urlencode(query)}"
 
 
-def headline(start: date, end: date, filters: dict) -> tuple[date, list[dict]]:
-    """Every metric of ``[start, end)`` with the previous period of equal length; (previous start, groups)."""
+@dataclass(frozen=True)
+class Figures:
+    """Everything the page shows of ``[start, end)``: both periods' figures and the chart buckets'."""
+
+    start: date
+    end: date
+    filters: dict
+    previous_start: date
+    current: dict
+    previous: dict
+    interval: str
+    rows: list[dict]
+
+
+def figures(start: date, end: date, filters: dict) -> Figures:
+    """The previous period, this one and the chart buckets as spans of one ``_figures_many`` call."""
     previous_start = start - (end - start)
-    current = flatten(compute(start, end, filters))
-    previous = flatten(compute(previous_start, start, filters))
+    interval = chart_interval(start, end)
+    spans = buckets(start, end, interval)
+    # The earliest span first and the latest last: the sources read the days between once.
+    windows = [Window(previous_start, start), Window(start, end), *(w for _, w in spans)]
+    keys = set(METRIC_KEYS)
+    previous, current, *per_bucket = _figures_many(windows, Filters.of(filters), keys)
+    rows = [
+        {"bucket": label.isoformat(), "values": values}
+        for (label, _), values in zip(spans, per_bucket, strict=True)
+    ]
+    return Figures(start, end, filters, previous_start, current, previous, interval, rows)
+
+
+def headline(data: Figures) -> tuple[date, list[dict]]:
+    """Every metric of the period with the previous period of equal length; (previous start, groups)."""
+    current, previous = data.current, data.previous
     groups = []
     for group in GROUPS:
         items = []
@@ -80,7 +103,7 @@ def headline(start: date, end: date, filters: dict) -> tuple[date, list[dict]]:
                 "change": compare(key, current[key], previous[key]),
             })
         groups.append({"name": group, "title": GROUP_TITLES[group], "metrics": items})
-    return previous_start, groups
+    return data.previous_start, groups
 
 
 def _table(labels, columns: list[tuple[str, list, callable]]) -> dict:
@@ -93,10 +116,9 @@ def _table(labels, columns: list[tuple[str, list, callable]]) -> dict:
     }
 
 
-def charts(start: date, end: date, filters: dict) -> tuple[str, list[dict]]:
+def charts(data: Figures) -> tuple[str, list[dict]]:
     """(interval, charts): each chart has a title, its SVG, a plain table and CSV links."""
-    interval = chart_interval(start, end)
-    rows = timeseries_many(CHART_METRICS, interval, start, end, filters)
+    start, end, filters, interval, rows = data.start, data.end, data.filters, data.interval, data.rows
     labels = [row["bucket"] for row in rows]
 
     def values(key):

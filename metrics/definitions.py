@@ -21,10 +21,15 @@ then the measured value, not missing data.
 
 Cancelled incidents and cancelled changes count nowhere.
 
-The rows are grouped into a few *sources*; each source is one aggregate query
-(plus, on databases without ``percentile_cont``, one small ``ORDER BY …
-LIMIT 2 OFFSET n`` query per median), so the number of queries never depends on
-the amount of data.
+The rows are grouped into a few *sources*. ``SOURCES`` computes each over one
+window straight from the rows, one aggregate query each (plus, on databases
+without ``percentile_cont``, one small ``ORDER BY … LIMIT 2 OFFSET n`` query per
+median): ``compute_live``, the reference. ``compute``, the series and the
+dashboard read the same figures as partial sums per local day — the rollups of
+``metrics.rollups`` for past days, the rows for today and the stale days, the
+other families of ``metrics.daily`` — so each source is read once for any
+number of spans (buckets), and the number of queries never depends on the
+amount of data or of buckets.
 """
 
 from __future__ import annotations
@@ -528,13 +533,14 @@ def _lead_time(window: Window, filters: Filters, keys: set[str]) -> dict:
     }
 
 
+def mean(total_us: int, n: int) -> float | None:
+    """A mean duration in seconds from a sum of microseconds and a count (``None`` without rows)."""
+    # The live Avg of a duration is a whole number of microseconds (an interval, a timedelta).
+    return round(total_us / n) / 1_000_000 if n else None
+
+
 def _incident_figures(totals: dict, follow_up_open: int, days: int, p50: dict) -> dict:
     """The incident source's figures from its partial sums (``metrics.rollups``: counts, µs sums)."""
-
-    def mean(total_us, n):
-        # The live Avg of a duration is a whole number of microseconds (an interval, a timedelta).
-        return round(total_us / n) / 1_000_000 if n else None
-
     count = totals["detected"]
     return {
         "incidents.count": count,
@@ -564,7 +570,7 @@ def _incidents_rolled_up(spans: list[Window], filters: Filters, keys: set[str]) 
     """
     from . import rollups
 
-    first, end = spans[0].start_date, spans[-1].end_date
+    first, end = min(s.start_date for s in spans), max(s.end_date for s in spans)
     now = timezone.now()
     today = local_today(now)
     coverage = rollups.Coverage.load(first, end)
@@ -606,6 +612,153 @@ SOURCES: dict[str, Callable[[Window, Filters, set[str]], dict]] = {
     "surveys": outcomes.surveys,
     "automation": outcomes.automation,
 }
+"""Each source over one window straight from the rows: the reference of ``compute_live`` and the tests."""
+
+
+# --- sources from partial sums per day (metrics/daily.py) ------------------------------
+
+
+def _changes_from(sums: dict, window: Window, keys: set[str]) -> dict:
+    finished, approved = sums["change_finished"], sums["change_approved"]
+    count = finished.get("finished", 0)
+    return {
+        "changes.count": count,
+        "changes.success_rate": _share(finished.get("completed", 0), count),
+        "changes.rollback_rate": _share(finished.get("rolled_back", 0), count),
+        "changes.implementation_time_seconds": mean(finished.get("implementation_us", 0),
+                                                    finished.get("implemented", 0)),
+        "changes.approval_time_seconds": mean(approved.get("approval_us", 0), approved.get("approved", 0)),
+    }
+
+
+def _releases_from(sums: dict, window: Window, keys: set[str]) -> dict:
+    completed = sums["release_completed"]
+    releases = completed.get("completed", 0)
+    defects = sums.get("release_defects", {}).get("defects", 0)
+    return {
+        "releases.cycle_time_seconds": mean(completed.get("cycle_us", 0), releases),
+        "releases.defect_rate": defects / releases if "releases.defect_rate" in keys and releases else None,
+    }
+
+
+def _deployments_from(sums: dict, window: Window, keys: set[str]) -> dict:
+    figures = sums["deployment"]
+    finished, succeeded = figures.get("finished", 0), figures.get("succeeded", 0)
+    return {
+        "releases.deployment_success_rate": _share(succeeded, finished),
+        "dora.deployment_frequency_per_day": succeeded / window.days,
+        "dora.change_failure_rate": _share(figures.get("failed", 0) + figures.get("succeeded_then_incident", 0),
+                                           finished),
+    }
+
+
+def _lead_time_from(sums: dict, window: Window, keys: set[str]) -> dict:
+    from . import rollups
+
+    figures = sums["lead_time"]
+    p50 = rollups.median_of(figures.get("hist", {})) if "dora.lead_time_p50_seconds" in keys else None
+    return {
+        "dora.lead_time_seconds": mean(figures.get("lead_us", 0), figures.get("changes", 0)),
+        "dora.lead_time_p50_seconds": p50,
+    }
+
+
+def _process_steps_from(sums: dict, window: Window, keys: set[str]) -> dict:
+    done, skipped = sums["process_steps"].get("done", 0), sums["process_steps"].get("skipped", 0)
+    return {"incidents.process_adherence_rate": _share(done, done + skipped)}
+
+
+def _surveys_from(sums: dict, window: Window, keys: set[str]) -> dict:
+    figures = sums["surveys"]
+    rated = figures.get("rated", 0)
+    return {
+        "incidents.csat_score": figures.get("rating", 0) / rated if rated else None,
+        "incidents.csat_response_rate": _share(figures.get("answered", 0), figures.get("sent", 0)),
+    }
+
+
+def _automation_families(filters: Filters, keys: set[str]) -> tuple[str, ...]:
+    names = ("automation_runs",) if "automation.runs" in keys else ()
+    if "automation.level" in keys and not filters.team and not filters.severity:
+        names += ("change_created", "release_created")  # changes and releases have no team or severity
+    return names
+
+
+def _automation_from(sums: dict, window: Window, keys: set[str], incidents: tuple[int, int]) -> dict:
+    total, automated = incidents
+    for name in ("change_created", "release_created"):
+        if name in sums:
+            total += sums[name].get("created", 0)
+            automated += sums[name].get("automated", 0)
+    return {
+        "automation.level": _share(automated, total) if "automation.level" in keys else None,
+        "automation.runs": sums.get("automation_runs", {}).get("runs", 0),
+    }
+
+
+# source → (its families, given the filters and keys; its figures from their sums over a window)
+DAILY_SOURCES: dict[str, tuple[Callable[[Filters, set[str]], tuple[str, ...]], Callable]] = {
+    "changes": (lambda f, k: ("change_finished", "change_approved"), _changes_from),
+    "releases": (lambda f, k: ("release_completed",) + (("release_defects",) if "releases.defect_rate" in k else ()),
+                 _releases_from),
+    "deployments": (lambda f, k: ("deployment",), _deployments_from),
+    "lead_time": (lambda f, k: ("lead_time",), _lead_time_from),
+    "process_steps": (lambda f, k: ("process_steps",), _process_steps_from),
+    "surveys": (lambda f, k: ("surveys",), _surveys_from),
+}
+
+
+def _daily_sums(spans: list[Window], filters: Filters, names: set[str]) -> list[dict[str, dict]]:
+    """Per span, the sums of each family in ``names`` (``metrics.daily``: one query per family in all)."""
+    from . import daily
+
+    first, end = min(s.start_date for s in spans), max(s.end_date for s in spans)
+    per_day = daily.sums_per_day(sorted(names), first, end, filters, local_today())
+    result = []
+    for span in spans:
+        totals: dict[str, dict] = {name: {} for name in names}
+        for offset in range(span.days):
+            day = span.start_date + timedelta(days=offset)
+            for name in names:
+                part = per_day[name].get(day)
+                if part:
+                    daily.add(totals[name], part)
+        result.append(totals)
+    return result
+
+
+def _action_items_many(spans: list[Window], filters: Filters) -> list[dict]:
+    """``incidents.action_items_overdue`` at the end of each span, from one grouped query.
+
+    An item is overdue at the end ``E`` of a span when it was created before ``E``, its due date ended
+    before ``E`` and it was not closed before ``E``: with ``s`` = max(local day of ``created_at``,
+    ``due_date``) and ``c`` the local day of ``closed_at``, when ``s < E ≤ c`` (or ``s < E`` while open).
+    The items are grouped by (``s``, ``c``); each group adds its count from the day after ``s`` on and takes
+    it back from the day after ``c`` on.
+    """
+    from django.db.models.functions import Greatest
+
+    from .rollups import _as_date, _local_day
+
+    rows = (
+        ActionItem.objects.filter(incident__in=Subquery(_incident_rows(filters).values("pk")))
+        .annotate(s=Greatest(_local_day("created_at"), F("due_date")), c=_local_day("closed_at"))
+        .filter(Q(closed_at__isnull=True) | Q(c__gt=F("s")))
+        .order_by().values("s", "c").annotate(n=Count("pk"))
+    )
+    changes: dict[date, int] = defaultdict(int)  # from the day after the key on
+    for row in rows:
+        changes[_as_date(row["s"])] += row["n"]
+        if row["c"] is not None:
+            changes[_as_date(row["c"])] -= row["n"]
+    days = sorted(changes)
+    result, running, position = {}, 0, 0
+    for end in sorted({span.end_date for span in spans}):
+        while position < len(days) and days[position] < end:
+            running += changes[days[position]]
+            position += 1
+        result[end] = running
+    return [{"incidents.action_items_overdue": result[span.end_date]} for span in spans]
 
 
 def _figures(window: Window, filters: Filters, keys: Iterable[str]) -> dict[str, object]:
@@ -614,30 +767,55 @@ def _figures(window: Window, filters: Filters, keys: Iterable[str]) -> dict[str,
 
 
 def _figures_many(spans: list[Window], filters: Filters, keys: Iterable[str], *, live: bool = False) -> list[dict]:
-    """The values of ``keys`` over each of ``spans`` (consecutive windows).
+    """The values of ``keys`` over each of ``spans`` (windows, possibly overlapping), each source read once.
 
-    The incident source (and the incident part of ``automation.level``) reads the rollups once for all
-    spans (``_incidents_rolled_up``); the other sources run once per span. ``live``: every source from the
-    rows (the reference the rollups are tested against).
+    The incident source (and the incident part of ``automation.level``) reads its rollups
+    (``_incidents_rolled_up``); the others read partial sums per day (``_daily_sums``: the delivery rollups
+    and live days), the overdue action items one count per span. The number of queries does not depend on
+    the number of spans. ``live``: every source from the rows, span by span (``SOURCES``, the reference the
+    rollups are tested against).
     """
     from . import rollups
 
     keys = set(keys)
     sources = list(dict.fromkeys(METRICS[k].source for k in METRIC_KEYS if k in keys))
     per_span: list[dict[str, object]] = [{} for _ in spans]
-    rolled = not live and rollups.enabled() and ("incidents" in sources or "automation.level" in keys)
-    if rolled:
-        for values, rolled_values in zip(per_span, _incidents_rolled_up(spans, filters, keys), strict=True):
-            values.update(rolled_values)
-    for source in sources:
-        if rolled and source == "incidents":
-            continue
-        for window, values in zip(spans, per_span, strict=True):
-            if rolled and source == "automation":
-                values.update(outcomes.automation(window, filters, keys, incidents=values["_automation_incidents"]))
-            else:
+    if live:
+        for source in sources:
+            for window, values in zip(spans, per_span, strict=True):
                 values.update(SOURCES[source](window, filters, keys))
+        return [{k: values[k] for k in METRIC_KEYS if k in keys} for values in per_span]
+    if "incidents" in sources or "automation.level" in keys:
+        if rollups.enabled():
+            incident_values = _incidents_rolled_up(spans, filters, keys)
+        else:
+            incident_values = [_incidents(window, filters, keys | {"incidents.count"}) for window in spans]
+            for values, window in zip(incident_values, spans, strict=True):
+                values["_automation_incidents"] = _by_rule_counts(window, filters)
+        for values, rolled_values in zip(per_span, incident_values, strict=True):
+            values.update(rolled_values)
+    wanted = {source: DAILY_SOURCES[source][0](filters, keys) for source in sources if source in DAILY_SOURCES}
+    if "automation" in sources:
+        wanted["automation"] = _automation_families(filters, keys)
+    names = {name for names in wanted.values() for name in names}
+    sums = _daily_sums(spans, filters, names) if names else [{} for _ in spans]
+    for window, values, span_sums in zip(spans, per_span, sums, strict=True):
+        for source in wanted:
+            if source == "automation":
+                values.update(_automation_from(span_sums, window, keys, values.get("_automation_incidents", (0, 0))))
+            else:
+                values.update(DAILY_SOURCES[source][1](span_sums, window, keys))
+    if "action_items" in sources:
+        for values, part in zip(per_span, _action_items_many(spans, filters), strict=True):
+            values.update(part)
     return [{k: values[k] for k in METRIC_KEYS if k in keys} for values in per_span]
+
+
+def _by_rule_counts(window: Window, filters: Filters) -> tuple[int, int]:
+    figures = _incident_rows(filters).filter(window.contains("detected_at")).aggregate(
+        total=Count("pk"), automated=Count("pk", filter=Q(created_by_rule__gt=""))
+    )
+    return figures["total"], figures["automated"]
 
 
 def compute_live(period_from: date, period_to: date, filters: Filters | dict | None = None) -> dict:
@@ -729,7 +907,7 @@ def timeseries_many(
     """Several metrics per bucket: ``[{"bucket": "YYYY-MM-DD", "values": {key: value}}]``.
 
     Each bucket is computed with the same definitions as ``compute`` over the
-    bucket clipped to the period; each source the metrics need runs once per bucket.
+    bucket clipped to the period; each source the metrics need is read once for all buckets.
     """
     keys = list(metrics)
     for key in keys:
@@ -753,31 +931,34 @@ def timeseries(
 def incident_counts_by_severity(
     interval: str, period_from: date, period_to: date, filters: Filters | dict | None = None
 ) -> list[dict]:
-    """incidents.count per bucket and severity in one grouped query (the dashboard's stacked bars).
+    """incidents.count per bucket and severity (the dashboard's stacked bars), from counts per day.
 
     ``[{"bucket": "YYYY-MM-DD", "counts": {"critical": n, ...}}]``; the severity
-    filter, if any, still applies.
+    filter, if any, still applies. The counts per day come from the rollups (``rollups.severity_counts``)
+    or, with the rollups off, from one grouped query over the incidents.
     """
-    from django.db.models import Case, IntegerField, Value, When
-
     from incidents.choices import Severity
+
+    from . import rollups
 
     flt = Filters.of(filters)
     spans = buckets(period_from, period_to, interval)
-    whens = [
-        When(Q(detected_at__gte=w.start, detected_at__lt=w.end), then=Value(index))
-        for index, (_, w) in enumerate(spans)
-    ]
-    rows = (
-        _incident_rows(flt)
-        .filter(Window(period_from, period_to).contains("detected_at"))
-        .annotate(bucket_index=Case(*whens, output_field=IntegerField()))
-        .order_by()
-        .values("bucket_index", "severity")
-        .annotate(n=Count("pk"))
-    )
-    table = [{"bucket": label.isoformat(), "counts": dict.fromkeys(Severity.values, 0)} for label, _ in spans]
-    for row in rows:
-        if row["bucket_index"] is not None:
-            table[row["bucket_index"]]["counts"][row["severity"]] = row["n"]
+    if rollups.enabled():
+        per_day = rollups.severity_counts(period_from, period_to, flt, local_today())
+    else:
+        rows = (
+            _incident_rows(flt).filter(Window(period_from, period_to).contains("detected_at"))
+            .annotate(day=rollups._local_day("detected_at")).order_by().values("day", "severity")
+            .annotate(n=Count("pk"))
+        )
+        per_day = defaultdict(dict)
+        for row in rows:
+            per_day[rollups._as_date(row["day"])][row["severity"]] = row["n"]
+    table = []
+    for label, window in spans:
+        counts = dict.fromkeys(Severity.values, 0)
+        for offset in range(window.days):
+            for severity, n in per_day.get(window.start_date + timedelta(days=offset), {}).items():
+                counts[severity] += n
+        table.append({"bucket": label.isoformat(), "counts": counts})
     return table

@@ -14,7 +14,9 @@ Insights that got worse come first, then improvements; within each, the larger
 change first. Every figure comes from grouped aggregates: one query per metric
 family and scope (incidents by service, by team; surveys by service, by team;
 changes by service; deployments by service), both periods at once, plus one for
-the names — eight queries, whatever the number of services and teams.
+the names, whatever the number of services and teams. The incident, change and
+deployment families read the rollups per service and team (``metrics.rollups``,
+``metrics.daily``) for the days they cover, and the rows for the others.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from opsdesk.models import Service, Team
 from releases.choices import DeploymentStatus
 from releases.models import Deployment
 
+from . import daily, rollups
 from .definitions import (
     HIGHER,
     METRICS,
@@ -44,6 +47,7 @@ from .definitions import (
     _incident_rows,
     _seconds,
     _share,
+    local_today,
 )
 from .formatting import format_value
 
@@ -95,6 +99,8 @@ FAMILIES = {SERVICE: ("incidents", "surveys", "changes", "deployments"), TEAM: (
 
 
 def _incidents_family(group: str, windows: dict[str, Window]) -> list[dict]:
+    if rollups.enabled():
+        return _incidents_family_rolled(group, windows)
     to_acknowledge = _duration("acknowledged_at", "detected_at")
     to_resolve = _duration("resolved_at", "detected_at")
     aggregates = {}
@@ -133,7 +139,44 @@ def _surveys_family(group: str, windows: dict[str, Window]) -> list[dict]:
     return [{group: row.pop(key), **row} for row in rows.order_by().values(key).annotate(**aggregates)]
 
 
+def _mean_us(total_us: int, n: int) -> int | None:
+    return round(total_us / n) if n else None  # microseconds, as ``_seconds`` reads a bare number
+
+
+def _incidents_family_rolled(group: str, windows: dict[str, Window]) -> list[dict]:
+    """``_incidents_family`` from the incident rollups per service or team (``rollups.scope_totals``)."""
+    rows = []
+    for scope_id, per_span in rollups.scope_totals(group, list(windows.values()), local_today()).items():
+        row = {group: scope_id}
+        for period, t in zip(windows, per_span, strict=True):
+            row.update({
+                f"{period}_count": t["detected"],
+                f"{period}_acknowledged": t["acknowledged"],
+                f"{period}_mtta": _mean_us(t["ack_us"], t["acknowledged"]),
+                f"{period}_resolved": t["resolved"],
+                f"{period}_mttr": _mean_us(t["resolve_us"], t["resolved"]),
+                f"{period}_response_met": t["response_met"],
+                f"{period}_resolution_met": t["resolution_met"],
+            })
+        rows.append(row)
+    return rows
+
+
+def _delivery_rolled(family: str, windows: dict[str, Window], columns: dict[str, str]) -> list[dict]:
+    """Rows per service from the delivery rollups: ``columns`` maps a row column to the family's sum."""
+    rows = []
+    per_service = daily.sums_by_service({family: list(columns.values())}, list(windows.values()), local_today())
+    for service, per_span in per_service.items():
+        row = {SERVICE: service}
+        for period, sums in zip(windows, per_span, strict=True):
+            row.update({f"{period}_{col}": sums[family].get(name, 0) for col, name in columns.items()})
+        rows.append(row)
+    return rows
+
+
 def _changes_family(group: str, windows: dict[str, Window]) -> list[dict]:
+    if rollups.enabled():
+        return _delivery_rolled("change_finished", windows, {"count": "finished", "completed": "completed"})
     states = Q(state__in=[ChangeState.COMPLETED, ChangeState.FAILED, ChangeState.ROLLED_BACK])
     aggregates = {}
     either = Q()
@@ -149,6 +192,9 @@ def _changes_family(group: str, windows: dict[str, Window]) -> list[dict]:
 
 
 def _deployments_family(group: str, windows: dict[str, Window]) -> list[dict]:
+    if rollups.enabled():
+        return _delivery_rolled("deployment", windows, {
+            "finished": "finished", "failed": "failed", "succeeded_then_incident": "succeeded_then_incident"})
     caused = Exists(
         Incident.objects.exclude(state=IncidentState.CANCELLED).filter(caused_by_release=OuterRef("release"))
     )

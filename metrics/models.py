@@ -18,19 +18,14 @@ class MetricSnapshot(models.Model):
         return f"Metrics {self.date}"
 
 
-class IncidentRollup(models.Model):
-    """Additive partial aggregates of the non-cancelled incidents of one local day × service × team × severity.
+class IncidentSums(models.Model):
+    """The additive partial aggregates of the incident rollups (``metrics/rollups.py``).
 
-    Two kinds of columns share a row (``metrics/rollups.py``): those of the incidents *detected* that day
-    (``detected`` … ``automated``) and those of the incidents *resolved* that day (``resolved`` …
-    ``follow_up_closed``). Durations are sums of integer microseconds, so a mean is ``sum ÷ count``, exact.
-    The ids are plain integers (no foreign keys): a rollup row is derived data, rebuilt from the incidents.
+    Two kinds of columns: those of the incidents *detected* that day (``detected`` … ``automated``) and those
+    of the incidents *resolved* that day (``resolved`` … ``follow_up_closed``). Durations are sums of integer
+    microseconds, so a mean is ``sum ÷ count``, exact.
     """
 
-    day = models.DateField()
-    service_id = models.IntegerField()
-    team_id = models.IntegerField(null=True)
-    severity = models.CharField(max_length=10)
     # Incidents detected that day.
     detected = models.IntegerField(default=0)
     detect_us = models.BigIntegerField(default=0)
@@ -51,10 +46,43 @@ class IncidentRollup(models.Model):
     follow_up_closed = models.IntegerField(default=0)
 
     class Meta:
+        abstract = True
+
+
+class IncidentRollup(IncidentSums):
+    """The partial aggregates of the non-cancelled incidents of one local day × service × team × severity.
+
+    The ids are plain integers (no foreign keys): a rollup row is derived data, rebuilt from the incidents.
+    """
+
+    day = models.DateField()
+    service_id = models.IntegerField()
+    team_id = models.IntegerField(null=True)
+    severity = models.CharField(max_length=10)
+
+    class Meta:
         indexes = [models.Index(fields=["day"], name="metric_incident_rollup_day")]
 
     def __str__(self) -> str:
         return f"Incident rollup {self.day} {self.service_id}/{self.team_id}/{self.severity}"
+
+
+class IncidentScopeRollup(IncidentSums):
+    """``IncidentRollup`` summed per local day and scope: a period with at most one filter reads a row a day.
+
+    ``scope`` is ``all`` (key ``""``), ``service``, ``team`` (key: the id) or ``severity`` (key: the value),
+    like ``IncidentHistogram``; built from the ``IncidentRollup`` rows of the same days.
+    """
+
+    day = models.DateField()
+    scope = models.CharField(max_length=8)
+    key = models.CharField(max_length=20, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["scope", "day", "key"], name="metric_incident_scope_day")]
+
+    def __str__(self) -> str:
+        return f"Incident scope rollup {self.day} {self.scope}={self.key}"
 
 
 class IncidentHistogram(models.Model):
@@ -111,3 +139,23 @@ class StaleDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source} {self.day} stale"
+
+
+class DeliveryRollup(models.Model):
+    """Additive partial sums of the changes, releases and deployments of one local day, for all or one service.
+
+    ``service_id`` null: every row once (no service filter); an id: the rows that list that service (a change
+    or release with two services counts in both). ``sums`` maps ``family.column`` (``metrics/delivery.py``)
+    to integers (counts, sums of microseconds) and ``lead_time.hist`` to the lead-time histogram. Derived
+    data, rebuilt from the rows like ``IncidentRollup``.
+    """
+
+    day = models.DateField()
+    service_id = models.IntegerField(null=True)
+    sums = models.JSONField()
+
+    class Meta:
+        indexes = [models.Index(fields=["day", "service_id"], name="metric_delivery_day_service")]
+
+    def __str__(self) -> str:
+        return f"Delivery rollup {self.day} {self.service_id or 'all'}"

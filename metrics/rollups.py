@@ -1,9 +1,14 @@
-"""Rollups of the incident source: additive partial aggregates per local day, read instead of the incidents.
+"""Rollups of the metrics: additive partial aggregates per local day, read instead of the rows.
+
+Two sources, each with its ``RollupState`` and ``StaleDay`` marks: ``incidents`` (this module) and
+``delivery`` (changes, releases, deployments, lead time: the families of ``metrics/daily.py``, stored in
+``DeliveryRollup`` per day for all services and per service; built, refreshed and marked here).
 
 ``IncidentRollup`` holds, per local day (``definitions.local_midnight``) × service × team × severity, the
-counts and sums of the incidents detected that day and of those resolved that day; ``IncidentHistogram``
-holds per day and scope (all, one service, one team, one severity) the durations' counts in log-spaced
-buckets, for the medians. A figure over a period is then a ``SUM`` over at most (days × groups) rows:
+counts and sums of the incidents detected that day and of those resolved that day; ``IncidentScopeRollup``
+the same sums per day and scope (all, one service, one team, one severity), read when at most one filter
+is given; ``IncidentHistogram`` holds per day and scope the durations' counts in log-spaced buckets, for
+the medians. A figure over a period is then a ``SUM`` over at most (days × groups) rows:
 
 - days before ``RollupState.built_until`` and not marked in ``StaleDay`` come from the rollups;
 - today, every day from ``built_until`` on and every stale day are computed live, with the same partial
@@ -14,12 +19,15 @@ buckets, for the medians. A figure over a period is then a ``SUM`` over at most 
 
 Every write of an incident marks the local days of its ``detected_at`` and ``resolved_at``, before and after
 the write, stale (``post_save``/``post_delete``; bulk updates announce their ids through
-``opsdesk.rollups``). ``refresh`` (the nightly task, and every few minutes) rebuilds the stale days and the
-days since ``built_until``, and deletes the marks it saw. ``build`` rebuilds everything (set-based
-``INSERT … SELECT … GROUP BY``; ``manage.py build_metric_rollups``).
+``opsdesk.rollups``); writes of changes, releases and deployments (and of an incident's
+``caused_by_release``) mark the delivery days they touch (``_delivery_days``). ``refresh`` (the nightly
+task, and every few minutes) rebuilds the stale days and the days since ``built_until`` of each source, and
+deletes the marks it saw. ``build`` rebuilds everything (set-based ``INSERT … SELECT … GROUP BY``; the
+delivery families one grouped query each; ``manage.py build_metric_rollups``).
 
 Means are ``sum ÷ count`` of integer microseconds: the live figure to the microsecond. Medians come from
-the histograms (8 buckets per doubling, interpolated geometrically within the bucket): see docs/metrics.md
+the histograms (8 buckets per doubling, interpolated geometrically within the bucket; a lead time may be
+negative, and negative values have mirrored buckets): see docs/metrics.md
 for the measured error. With two or more of the filters the medians' histograms are built live (grouped
 per day, one query per kind), since the stored ones are per single filter.
 """
@@ -57,9 +65,11 @@ from incidents.choices import IncidentState
 from incidents.models import Incident
 from opsdesk.rollups import rows_updated
 
-from .models import IncidentHistogram, IncidentRollup, RollupState, StaleDay
+from .models import DeliveryRollup, IncidentHistogram, IncidentRollup, IncidentScopeRollup, RollupState, StaleDay
 
 INCIDENTS = "incidents"
+DELIVERY = "delivery"  # changes, releases and deployments (metrics/daily.py)
+SOURCES = (INCIDENTS, DELIVERY)
 BUCKETS_PER_DOUBLING = 8
 # The largest relative error of a median from the histograms: the estimate and the exact value lie in the
 # same bucket (or, for an even count, each middle value does), whose bounds differ by this ratio.
@@ -102,26 +112,36 @@ def _local_day(field_name: str) -> TruncDate:
 
 
 def _bucket(micros) -> object:
-    """The histogram bucket of a duration (SQL): 0 below one second, else 1 + ⌊8 · log2(seconds)⌋."""
+    """The histogram bucket of a duration (SQL): ``bucket_of`` (incident durations are never negative; a
+    lead time may be, for a change submitted after its release was first deployed)."""
     from django.db.models import Case, When
 
     seconds = ExpressionWrapper(micros / Value(1_000_000.0), output_field=FloatField())
+    log = Value(BUCKETS_PER_DOUBLING / math.log(2))
     return Case(
-        When(Q(_bucket_micros__lt=1_000_000), then=Value(0)),
-        default=Cast(Floor(Ln(seconds) * Value(BUCKETS_PER_DOUBLING / math.log(2))), IntegerField()) + 1,
+        When(Q(_bucket_micros__gte=0, _bucket_micros__lt=1_000_000), then=Value(0)),
+        When(Q(_bucket_micros__lt=0, _bucket_micros__gt=-1_000_000), then=Value(-1)),
+        When(Q(_bucket_micros__lt=0), then=Value(-2) - Cast(Floor(Ln(-seconds) * log), IntegerField())),
+        default=Cast(Floor(Ln(seconds) * log), IntegerField()) + 1,
         output_field=IntegerField(),
     )
 
 
 def bucket_of(seconds: float) -> int:
-    """The histogram bucket of ``seconds`` (the SQL of ``_bucket`` in Python)."""
+    """The histogram bucket of ``seconds``: 0 for [0, 1) s, 1 + ⌊8 · log2(seconds)⌋ above; a negative value
+    mirrors its magnitude's bucket ``b`` as ``−1 − b`` (the SQL of ``_bucket`` in Python)."""
+    if seconds < 0:
+        return -1 - bucket_of(-seconds)
     if seconds < 1:
         return 0
     return 1 + math.floor(math.log(seconds) * BUCKETS_PER_DOUBLING / math.log(2))
 
 
 def _bucket_bounds(bucket: int) -> tuple[float, float]:
-    if bucket <= 0:
+    if bucket < 0:
+        low, high = _bucket_bounds(-1 - bucket)
+        return -high, -low
+    if bucket == 0:
         return 0.0, 1.0
     return 2 ** ((bucket - 1) / BUCKETS_PER_DOUBLING), 2 ** (bucket / BUCKETS_PER_DOUBLING)
 
@@ -130,9 +150,12 @@ def median_of(counts: dict) -> float | None:
     """The interpolated median (percentile_cont(0.5)) estimated from ``{bucket: count}``.
 
     The i-th smallest value (0-based) of a bucket holding ranks ``c … c + k − 1`` is placed at fraction
-    ``(i − c + ½) ÷ k`` of the bucket, geometrically (linearly in the first bucket, [0, 1) s).
+    ``(i − c + ½) ÷ k`` of the bucket, geometrically (linearly within a second of zero).
     """
-    items = sorted((int(b), n) for b, n in counts.items() if n)
+    merged: dict[int, int] = defaultdict(int)  # bucket keys may be strings (from JSON) or numbers
+    for bucket, n in counts.items():
+        merged[int(bucket)] += n
+    items = sorted((b, n) for b, n in merged.items() if n)
     total = sum(n for _, n in items)
     if not total:
         return None
@@ -143,7 +166,7 @@ def median_of(counts: dict) -> float | None:
             if rank < seen + n:
                 low, high = _bucket_bounds(bucket)
                 fraction = (rank - seen + 0.5) / n
-                if bucket <= 0:
+                if bucket in (0, -1):  # within a second of zero: linearly
                     return low + (high - low) * fraction
                 return low * (high / low) ** fraction
             seen += n
@@ -295,56 +318,100 @@ def _insert(days: list[tuple[date, date]] | None, end: date) -> None:
                     f"SELECT day, %s, %s, k, {_json_object_agg()} FROM ({inner}) h GROUP BY day, k",
                     [kind, scope, *inner_params],
                 )
+        _insert_scopes(cursor, days)
+
+
+def _insert_scopes(cursor, days: list[tuple[date, date]] | None) -> None:
+    """``IncidentScopeRollup``: the ``IncidentRollup`` rows of ``days`` (None: all) summed per day and scope."""
+    rows = IncidentRollup.objects.order_by()
+    if days is not None:
+        rows = rows.filter(_in_ranges(days))
+    table = IncidentScopeRollup._meta.db_table
+    columns = ", ".join(["day", "scope", connection.ops.quote_name("key"), *COLUMNS])
+    for scope, column in SCOPES.items():
+        scoped = rows if column is None else rows.filter(**{f"{column}__isnull": False})
+        key = Value("", output_field=CharField()) if column is None else Cast(column, CharField())
+        grouped = scoped.annotate(k=key).values("day", "k").annotate(**{f"s_{c}": Sum(c) for c in COLUMNS})
+        inner, params = grouped.query.sql_with_params()
+        sums = ", ".join(f"s_{c}" for c in COLUMNS)
+        cursor.execute(
+            f"INSERT INTO {table} ({columns}) SELECT day, %s, k, {sums} FROM ({inner}) g",  # noqa: S608
+            [scope, *params],
+        )
 
 
 def _expand(ranges: list[tuple[date, date]]) -> list[date]:
     return [first + timedelta(days=i) for first, end in ranges for i in range((end - first).days)]
 
 
+# The first day a delivery build reads (the delivery families have no cheap "earliest row" of their own).
+EPOCH = date(1970, 1, 1)
+
+
+def _rebuild(source: str, ranges: list[tuple[date, date]] | None, today: date) -> None:
+    """Delete and insert the rollup rows of ``source`` on the day ``ranges`` (None: every day before today)."""
+    from . import daily
+
+    if source == INCIDENTS:
+        tables = [IncidentRollup, IncidentHistogram, IncidentScopeRollup]
+        for model in tables:
+            (model.objects.all() if ranges is None else model.objects.filter(_in_ranges(ranges))).delete()
+        _insert(ranges, today)
+        return
+    rows = DeliveryRollup.objects.all() if ranges is None else DeliveryRollup.objects.filter(_in_ranges(ranges))
+    rows.delete()
+    DeliveryRollup.objects.bulk_create(daily.build_rows(ranges or [(EPOCH, today)]), batch_size=2000)
+
+
+def _build(source: str, today: date) -> None:
+    StaleDay.objects.filter(source=source).delete()
+    _rebuild(source, None, today)
+    RollupState.objects.update_or_create(
+        source=source, defaults={"time_zone": settings.TIME_ZONE, "built_until": today, "updated_at": timezone.now()}
+    )
+
+
 @transaction.atomic
 def build(*, today: date | None = None) -> int:
-    """Rebuild every rollup row of the days before ``today`` (set-based); returns the rollup rows written."""
+    """Rebuild every rollup row of every source for the days before ``today``; returns the rollup rows written."""
     from .definitions import local_today
 
     today = today or local_today()
-    IncidentRollup.objects.all().delete()
-    IncidentHistogram.objects.all().delete()
-    StaleDay.objects.filter(source=INCIDENTS).delete()
-    _insert(None, today)
-    RollupState.objects.update_or_create(
-        source=INCIDENTS, defaults={"time_zone": settings.TIME_ZONE, "built_until": today, "updated_at": timezone.now()}
-    )
-    return IncidentRollup.objects.count()
+    for source in SOURCES:
+        _build(source, today)
+    return IncidentRollup.objects.count() + DeliveryRollup.objects.count()
 
 
 @transaction.atomic
 def refresh(*, today: date | None = None) -> list[date]:
-    """Rebuild the stale days and those from ``built_until`` to yesterday; the days rebuilt.
+    """Rebuild, per source, the stale days and those from ``built_until`` to yesterday; the days rebuilt.
 
-    Builds everything when there are no rollups yet or the time zone changed. The marks read are deleted
-    by id, so one written while this runs (by a write this rebuild may not have seen) stays.
+    Builds a source entirely when it has no rollups yet or the time zone changed (those days are not
+    listed). The marks read are deleted by id, so one written while this runs (by a write this rebuild may
+    not have seen) stays.
     """
     from .definitions import local_today
 
     today = today or local_today()
-    state = RollupState.objects.select_for_update().filter(source=INCIDENTS).first()
-    if state is None or state.time_zone != settings.TIME_ZONE:
-        build(today=today)
-        return []
-    marks = list(StaleDay.objects.filter(source=INCIDENTS).values_list("pk", "day"))
-    days = {day for _, day in marks if day < today}
-    days.update(state.built_until + timedelta(days=i) for i in range(max((today - state.built_until).days, 0)))
-    if days:
-        ranges = _ranges(days)
-        IncidentRollup.objects.filter(_in_ranges(ranges)).delete()
-        IncidentHistogram.objects.filter(_in_ranges(ranges)).delete()
-        _insert(ranges, today)
-    StaleDay.objects.filter(pk__in=[pk for pk, _ in marks]).delete()
-    if state.built_until < today:
-        state.built_until = today
-        state.updated_at = timezone.now()
-        state.save(update_fields=["built_until", "updated_at"])
-    return sorted(days)
+    states = {s.source: s for s in RollupState.objects.select_for_update().filter(source__in=SOURCES)}
+    rebuilt: set[date] = set()
+    for source in SOURCES:
+        state = states.get(source)
+        if state is None or state.time_zone != settings.TIME_ZONE:
+            _build(source, today)
+            continue
+        marks = list(StaleDay.objects.filter(source=source).values_list("pk", "day"))
+        days = {day for _, day in marks if day < today}
+        days.update(state.built_until + timedelta(days=i) for i in range(max((today - state.built_until).days, 0)))
+        if days:
+            _rebuild(source, _ranges(days), today)
+        StaleDay.objects.filter(pk__in=[pk for pk, _ in marks]).delete()
+        if state.built_until < today:
+            state.built_until = today
+            state.updated_at = timezone.now()
+            state.save(update_fields=["built_until", "updated_at"])
+        rebuilt |= days
+    return sorted(rebuilt)
 
 
 def _in_ranges(ranges: list[tuple[date, date]]) -> Q:
@@ -361,28 +428,105 @@ def _days_of(*moments: datetime | None) -> set[date]:
     return {timezone.localdate(m) for m in moments if m is not None}
 
 
-def mark_stale(days: Iterable[date], *, today: date | None = None) -> None:
-    """Mark past ``days`` stale for the incident rollups (today is always live)."""
+def mark_stale(days: Iterable[date], *, today: date | None = None, source: str = INCIDENTS) -> None:
+    """Mark past ``days`` stale for the rollups of ``source`` (today is always live)."""
     from .definitions import local_today
 
     today = today or local_today()
     past = sorted({d for d in days if d < today})
     if past:
-        StaleDay.objects.bulk_create([StaleDay(source=INCIDENTS, day=d) for d in past])
+        StaleDay.objects.bulk_create([StaleDay(source=source, day=d) for d in past])
+
+
+# What a write of an incident can change in the rollups: its own days, and, through ``caused_by_release``, the
+# defects and "succeeded then an incident" of the release (delivery).
+INCIDENT_TRACKED = ("detected_at", "resolved_at", "caused_by_release_id", "state")
 
 
 def _remember(sender, instance, **kwargs):
-    instance._rollup_moments = (instance.__dict__.get("detected_at"), instance.__dict__.get("resolved_at"))
+    instance._rollup_before = {name: instance.__dict__.get(name) for name in _tracked(sender)}
 
 
-def _saved(sender, instance, **kwargs):
-    before = getattr(instance, "_rollup_moments", (None, None))
-    mark_stale(_days_of(*before, instance.detected_at, instance.resolved_at))
+def _tracked(model) -> tuple[str, ...]:
+    return INCIDENT_TRACKED if model is Incident else DELIVERY_TRACKED[model]
+
+
+def _saved(sender, instance, created=False, **kwargs):
+    before = getattr(instance, "_rollup_before", {})
+    mark_stale(_days_of(before.get("detected_at"), before.get("resolved_at"), instance.detected_at,
+                        instance.resolved_at))
+    releases = {before.get("caused_by_release_id"), instance.caused_by_release_id} - {None}
+    if releases and (created or any(before.get(n) != getattr(instance, n) for n in ("caused_by_release_id", "state"))):
+        mark_stale(_release_days(releases), source=DELIVERY)
     _remember(sender, instance)
 
 
 def _deleted(sender, instance, **kwargs):
     mark_stale(_days_of(instance.detected_at, instance.resolved_at))
+    if instance.caused_by_release_id is not None:
+        mark_stale(_release_days({instance.caused_by_release_id}), source=DELIVERY)
+
+
+# The delivery models: the moments whose local days key their rows in ``metrics/daily.py``, and the fields
+# that decide their lead-time rows (keyed by the first deployment of their release).
+DELIVERY_MOMENTS = {
+    "changes.ChangeRequest": ("actual_end", "approved_at", "created_at"),
+    "releases.Release": ("created_at", "completed_at"),
+    "releases.Deployment": ("finished_at",),
+}
+LEAD_TIME_FIELDS = ("release_id", "submitted_at", "state", "status")
+DELIVERY_TRACKED: dict = {}
+
+
+def _release_days(release_ids: Iterable[int]) -> set[date]:
+    """The local days of the releases' completion and of all their deployments (a superset of what they key)."""
+    from releases.models import Deployment, Release
+
+    ids = list(release_ids)
+    moments = list(Release.objects.filter(pk__in=ids).values_list("completed_at", flat=True))
+    moments += list(Deployment.objects.filter(release_id__in=ids).values_list("finished_at", flat=True))
+    return _days_of(*moments)
+
+
+def _delivery_days(model, instance, before: dict, *, changed_links: bool) -> set[date]:
+    """The days a write of a change, release or deployment touches (before and after the write)."""
+    moments = DELIVERY_MOMENTS[model._meta.label]
+    days = _days_of(*(before.get(name) for name in moments), *(getattr(instance, name) for name in moments))
+    if model._meta.label == "releases.Release":
+        releases = {instance.pk} if changed_links else set()
+    else:
+        releases = {before.get("release_id"), instance.release_id} - {None} if changed_links else set()
+    return days | (_release_days(releases) if releases else set())
+
+
+def _delivery_saved(sender, instance, created=False, **kwargs):
+    before = getattr(instance, "_rollup_before", {})
+    fields = [n for n in LEAD_TIME_FIELDS if n in before]
+    changed = created or any(before.get(n) != getattr(instance, n) for n in fields)
+    mark_stale(_delivery_days(sender, instance, before, changed_links=changed), source=DELIVERY)
+    _remember(sender, instance)
+
+
+def _delivery_deleted(sender, instance, **kwargs):
+    mark_stale(_delivery_days(sender, instance, {}, changed_links=sender._meta.label != "releases.Release"),
+               source=DELIVERY)
+
+
+def _services_changed(sender, instance, action, reverse, model, pk_set, **kwargs):
+    """A change's or release's services were edited: its rows of every family move between services."""
+    if action not in ("post_add", "post_remove", "pre_clear"):
+        return
+    owner = model if reverse else type(instance)
+    if not reverse:
+        objects = [instance]
+    elif action == "pre_clear":  # a service's changes or releases all leave it
+        objects = owner.objects.filter(services=instance)
+    else:
+        objects = owner.objects.filter(pk__in=pk_set)
+    days: set[date] = set()
+    for obj in objects:
+        days |= _delivery_days(owner, obj, {}, changed_links=True)
+    mark_stale(days, source=DELIVERY)
 
 
 def _bulk_updated(sender, ids, **kwargs):
@@ -406,10 +550,24 @@ def _bulk_updated(sender, ids, **kwargs):
 
 
 def connect() -> None:
+    from django.apps import apps
+    from django.db.models.signals import m2m_changed
+
     post_init.connect(_remember, sender=Incident, dispatch_uid="metrics-rollup-remember")
     post_save.connect(_saved, sender=Incident, dispatch_uid="metrics-rollup-saved")
     post_delete.connect(_deleted, sender=Incident, dispatch_uid="metrics-rollup-deleted")
     rows_updated.connect(_bulk_updated, sender=Incident, dispatch_uid="metrics-rollup-bulk")
+    for label, moments in DELIVERY_MOMENTS.items():
+        model = apps.get_model(label)
+        DELIVERY_TRACKED[model] = tuple(dict.fromkeys(
+            (*moments, *(n for n in LEAD_TIME_FIELDS if n in {f.attname for f in model._meta.concrete_fields}))
+        ))
+        post_init.connect(_remember, sender=model, dispatch_uid=f"metrics-rollup-remember-{label}")
+        post_save.connect(_delivery_saved, sender=model, dispatch_uid=f"metrics-rollup-saved-{label}")
+        post_delete.connect(_delivery_deleted, sender=model, dispatch_uid=f"metrics-rollup-deleted-{label}")
+        if hasattr(model, "services"):
+            m2m_changed.connect(_services_changed, sender=model.services.through,
+                                dispatch_uid=f"metrics-rollup-services-{label}")
 
 
 # --- reading ----------------------------------------------------------------------
@@ -423,12 +581,12 @@ class Coverage:
     stale: set[date] = field(default_factory=set)
 
     @classmethod
-    def load(cls, first: date, end: date) -> Coverage:
-        state = RollupState.objects.filter(source=INCIDENTS, time_zone=settings.TIME_ZONE).first()
+    def load(cls, first: date, end: date, source: str = INCIDENTS) -> Coverage:
+        state = RollupState.objects.filter(source=source, time_zone=settings.TIME_ZONE).first()
         if state is None:
             return cls(None)
         stale = set(
-            StaleDay.objects.filter(source=INCIDENTS, day__gte=first, day__lt=end).values_list("day", flat=True)
+            StaleDay.objects.filter(source=source, day__gte=first, day__lt=end).values_list("day", flat=True)
         )
         return cls(state.built_until, stale)
 
@@ -445,12 +603,21 @@ def _as_date(value) -> date:
     return date.fromisoformat(value) if isinstance(value, str) else value
 
 
+def _scoped_rows(filters, first: date, end: date):
+    """The rollup rows of ``[first, end)`` for ``filters``: one a day per scope with at most one filter."""
+    given = [(name, value) for name, value in filters.as_dict().items() if value]
+    if len(given) > 1:
+        return filters.narrow(IncidentRollup.objects.filter(day__gte=first, day__lt=end))
+    scope, key = ("all", "") if not given else (given[0][0], str(given[0][1]))
+    return IncidentScopeRollup.objects.filter(scope=scope, key=key, day__gte=first, day__lt=end)
+
+
 def day_totals(first: date, end: date, filters, coverage: Coverage, today: date) -> dict[date, dict]:
     """The partial sums of every day of ``[first, end)`` that has any: rollups plus the live days."""
     live = coverage.live_days(first, end, today)
     totals: dict[date, dict] = {}
     if len(live) < (end - first).days:
-        rows = filters.narrow(IncidentRollup.objects.filter(day__gte=first, day__lt=end))
+        rows = _scoped_rows(filters, first, end)
         if live:
             rows = rows.exclude(day__in=sorted(live))
         for row in rows.order_by().values("day").annotate(**{c: Sum(c) for c in COLUMNS}):
@@ -501,17 +668,83 @@ def day_histograms(
         if live:
             rows = rows.exclude(day__in=sorted(live))
         for kind, day, counts in rows.values_list("kind", "day", "counts"):
-            result[kind][_as_date(day)] = {int(b): n for b, n in counts.items()}
+            result[kind][_as_date(day)] = counts  # bucket keys as JSON strings, as the live ones below
     if live:
         base = filters.narrow(_rows())
         for kind in kinds:
             moment = "detected_at" if kind == "ack" else "resolved_at"
             for row in _histogram_query(base.filter(_days_q(moment, live)), kind, "all", False):
                 counts = result[kind][_as_date(row["day"])]
-                counts[row["b"]] = counts.get(row["b"], 0) + row["n"]
+                bucket = str(row["b"])
+                counts[bucket] = counts.get(bucket, 0) + row["n"]
     return result
 
 
 def enabled() -> bool:
     """Whether the rollup path is used (``OPSDESK_METRIC_ROLLUPS``, default on)."""
     return getattr(settings, "OPSDESK_METRIC_ROLLUPS", True)
+
+
+def scope_totals(kind: str, spans: list, today: date) -> dict[int, list[dict]]:
+    """Per service or team id (``kind``: ``service`` or ``team``), the incident partial sums of each span.
+
+    Two queries whatever the number of scopes: the rolled-up days from ``IncidentScopeRollup`` (one grouped
+    query with one sum per span and column) and the live days from the incidents (one).
+    """
+    first, end = min(s.start_date for s in spans), max(s.end_date for s in spans)
+    live = Coverage.load(first, end).live_days(first, end, today)
+    result: dict[int, list[dict]] = defaultdict(lambda: [dict.fromkeys(COLUMNS, 0) for _ in spans])
+    if len(live) < (end - first).days:
+        rows = IncidentScopeRollup.objects.filter(scope=kind, day__gte=first, day__lt=end)
+        if live:
+            rows = rows.exclude(day__in=sorted(live))
+        sums = {f"s{i}_{c}": Sum(c, filter=Q(day__gte=s.start_date, day__lt=s.end_date))
+                for i, s in enumerate(spans) for c in COLUMNS}
+        for row in rows.order_by().values("key").annotate(**sums):
+            for i, totals in enumerate(result[int(row["key"])]):
+                for column in COLUMNS:
+                    totals[column] += int(row[f"s{i}_{column}"] or 0)
+    if live:
+        sql, params = _partials_sql(_rows().filter(_days_q("detected_at", live)),
+                                    _rows().filter(_days_q("resolved_at", live)), with_groups=True)
+        position = 1 + GROUP.index("svc" if kind == "service" else "tm")
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            for row in cursor.fetchall():
+                day, key, values = _as_date(row[0]), row[position], row[4:]
+                if key is None:
+                    continue
+                for i, span in enumerate(spans):
+                    if span.start_date <= day < span.end_date:
+                        totals = result[key][i]
+                        for column, value in zip(COLUMNS, values, strict=True):
+                            totals[column] += int(value or 0)
+    return result
+
+
+def severity_counts(first: date, end: date, filters, today: date) -> dict[date, dict[str, int]]:
+    """Incidents detected per local day and severity over ``[first, end)`` (the dashboard's stacked bars).
+
+    Past days from ``IncidentScopeRollup`` (severity scope, without a service or team filter) or the fine
+    rollups, the live days from the incidents: two queries besides the coverage.
+    """
+    live = Coverage.load(first, end).live_days(first, end, today)
+    result: dict[date, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    if len(live) < (end - first).days:
+        if filters.service or filters.team:
+            rows = filters.narrow(IncidentRollup.objects.filter(day__gte=first, day__lt=end)).values("day", "severity")
+        else:
+            rows = IncidentScopeRollup.objects.filter(scope="severity", day__gte=first, day__lt=end)
+            if filters.severity:
+                rows = rows.filter(key=filters.severity)
+            rows = rows.annotate(severity=F("key")).values("day", "severity")
+        if live:
+            rows = rows.exclude(day__in=sorted(live))
+        for row in rows.order_by().annotate(n=Sum("detected")):
+            result[_as_date(row["day"])][row["severity"]] += int(row["n"] or 0)
+    if live:
+        detected = filters.narrow(_rows()).filter(_days_q("detected_at", live))
+        grouped = detected.annotate(day=_local_day("detected_at")).values("day", "severity").annotate(n=Count("pk"))
+        for row in grouped:
+            result[_as_date(row["day"])][row["severity"]] += row["n"]
+    return result

@@ -37,8 +37,9 @@ def metrics_dashboard(request):
     if form.is_valid():
         start, end = form.cleaned_data["start"], form.cleaned_data["end"]
         filters = form.filters()
-        previous_start, groups = dashboard.headline(start, end, filters)
-        interval, charts = dashboard.charts(start, end, filters)
+        figures = dashboard.figures(start, end, filters)
+        previous_start, groups = dashboard.headline(figures)
+        interval, charts = dashboard.charts(figures)
         context.update({
             "start": start,
             "end": end,

@@ -31,6 +31,10 @@ from tests.factories import ServiceFactory, TeamFactory
 
 NOW = datetime(2026, 12, 10, 12, 0, tzinfo=UTC)
 MEDIANS = {"incidents.mtta_p50_seconds", "incidents.mttr_p50_seconds"}
+# A lead time may be negative (a change submitted after its release's first deployment), and the median of
+# an even count averages two estimates: its bound is absolute (tests/metrics/test_delivery_rollups.py).
+SIGNED_MEDIANS = {"dora.lead_time_p50_seconds"}
+SCORES = {"incidents.csat_score"}  # a mean rating: the database's numeric average against sum ÷ count
 
 
 @pytest.fixture
@@ -89,8 +93,12 @@ def _assert_same(period_from: date, period_to: date, filters=None) -> None:
 def _assert_values_same(rolled: dict, live: dict) -> None:
     assert rolled.keys() == live.keys()
     for key in live:
-        if key in MEDIANS and live[key] is not None:
+        if key in SIGNED_MEDIANS:
+            assert (rolled[key] is None) == (live[key] is None), key
+        elif key in MEDIANS and live[key] is not None:
             assert rolled[key] == pytest.approx(live[key], rel=rollups.MEDIAN_ERROR), key
+        elif key in SCORES and live[key] is not None:
+            assert rolled[key] == pytest.approx(live[key], rel=1e-12), key
         elif key.endswith("_seconds") and live[key] is not None:
             # The exact mean rounded to the microsecond; PostgreSQL's avg(interval) rounds its day and time
             # parts apart and may be one microsecond off it (SQLite's is the same to the bit).
@@ -112,7 +120,7 @@ def history(build, now):
 
 def test_after_a_build_the_figures_are_the_live_ones(build, history):
     assert IncidentRollup.objects.exists()
-    assert RollupState.objects.get().built_until == date(2026, 12, 10)
+    assert RollupState.objects.get(source=rollups.INCIDENTS).built_until == date(2026, 12, 10)
     for period_from, period_to in PERIODS:
         _assert_same(period_from, period_to)
     for filters in ({"service": build.service.pk}, {"team": build.team.pk}, {"severity": "high"},
@@ -154,7 +162,7 @@ def test_days_since_the_last_build_are_live_and_the_refresh_catches_up(build, hi
     IncidentRollup.objects.filter(day__gte=date(2026, 11, 25)).delete()
     _assert_same(*PERIODS[0])
     rollups.refresh()
-    assert RollupState.objects.get().built_until == date(2026, 12, 10)
+    assert RollupState.objects.get(source=rollups.INCIDENTS).built_until == date(2026, 12, 10)
     assert IncidentRollup.objects.filter(day__gte=date(2026, 11, 25)).exists()
     _assert_same(*PERIODS[0])
 
@@ -225,3 +233,19 @@ def test_the_median_estimate_is_within_one_bucket_of_percentile_cont():
             counts[rollups.bucket_of(value)] = counts.get(rollups.bucket_of(value), 0) + 1
         assert rollups.median_of(counts) == pytest.approx(statistics.median(values), rel=rollups.MEDIAN_ERROR)
     assert rollups.median_of({}) is None
+
+
+@pytest.mark.parametrize("filters", [None, {"severity": "high"}, {"team": 0}])
+def test_incidents_by_severity_from_the_rollups_equal_the_live_counts(build, history, filters):
+    from metrics.definitions import incident_counts_by_severity
+
+    filters = {"team": build.team.pk} if filters == {"team": 0} else filters
+    old = Incident.objects.exclude(state="cancelled").filter(detected_at__lt=datetime(2026, 11, 1, tzinfo=UTC)).first()
+    old.severity = "critical" if old.severity != "critical" else "low"
+    old.save()  # a stale day, read live
+    for interval in ("day", "week"):
+        rolled = incident_counts_by_severity(interval, date(2026, 10, 1), date(2026, 12, 11), filters)
+        with override_settings(OPSDESK_METRIC_ROLLUPS=False):
+            live = incident_counts_by_severity(interval, date(2026, 10, 1), date(2026, 12, 11), filters)
+        assert rolled == live
+        assert sum(sum(row["counts"].values()) for row in rolled) > 0

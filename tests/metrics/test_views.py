@@ -134,14 +134,12 @@ def _populate(build, n):
         build.deployment(release=release, status="succeeded", finished_at=at(1 + i % 27, 5))
 
 
-# 30 days: session, user, 2 permission queries, the user's roles (nav), services and teams of
-# the form, the major-incident banner (8) + 5 weekly buckets × 3 live sources (15) + the incident
-# source of all buckets at once (4: no rollups built here, see metrics/rollups.py) + 1 grouped count
-# by severity + this period's summary and the previous period's (16 and 15 on PostgreSQL; the previous
-# one is empty: no completed release, so no defect query; SQLite has one more lead-time median query
-# each and skips it for empty sets), the insights make 8 grouped queries, and the CSAT chart one
-# surveys query per bucket (5).
-EXPECTED_QUERIES = {"postgresql": 71, "sqlite": 72}
+# 30 days: session, user, 2 permission queries, the user's roles (nav), services and teams of the form, the
+# major-incident banner (8); both periods and the 5 weekly buckets as spans of one computation (19, as one
+# summary: tests/metrics/test_definitions.py; no rollups built here); the counts by severity (2: rollup
+# state, live days); the insights (12: incidents by service and by team, changes, deployments — rollup
+# state and live days each — surveys by service and by team, two names). Not one per bucket or period.
+EXPECTED_QUERIES = {"postgresql": 41, "sqlite": 41}
 
 
 def test_the_page_makes_a_bounded_number_of_queries_whatever_the_data(manager_client, build, django_assert_num_queries):

@@ -1,4 +1,4 @@
-"""``manage.py build_metric_rollups [--refresh]``: build the incident rollups of the metrics (set-based)."""
+"""``manage.py build_metric_rollups [--refresh]``: build the metric rollups (incidents; delivery)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from metrics import rollups
 
 class Command(BaseCommand):
     help = (
-        "Rebuild the metric rollups of every day before today (one INSERT … SELECT … GROUP BY per table); "
+        "Rebuild the metric rollups of every day before today (one grouped query per table or family); "
         "with --refresh, only the stale days and those since the last build."
     )
 
