@@ -9,17 +9,20 @@ signature inspection per cell, no query per row.
 
 from __future__ import annotations
 
+import html
+from functools import cached_property
+
 import django_tables2 as tables
 from django.core.paginator import EmptyPage, PageNotAnInteger
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import conditional_escape, format_html, format_html_join
+from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from opsdesk.pagination import EstimatedPaginator
 from opsdesk.templatetags.opsdesk_format import format_person, format_when
 
-from .choices import OPEN_STATES
+from .choices import OPEN_STATES, IncidentState, Severity
 from .models import Incident
 from .selectors import my_team_ids, order_by_urgency, sla_clocks, sla_state
 from .templatetags.incident_tags import SEVERITY_CLASSES, STATE_CLASSES, sla_summary
@@ -30,6 +33,28 @@ DEFAULT_PAGE_SIZE = 25
 WIDE = {"th": {"class": "d-none d-md-table-cell"}, "td": {"class": "d-none d-md-table-cell"}}
 WIDE_NOWRAP = {"th": {"class": "d-none d-md-table-cell"}, "td": {"class": "d-none d-md-table-cell text-nowrap"}}
 CONFIDENTIAL_TITLE = "Confidential: visible to Incident Managers, its team and reporter"
+CONFIDENTIAL_BADGE = format_html(' <span class="badge text-bg-dark" title="{}">Confidential</span>', CONFIDENTIAL_TITLE)
+# The badge of each severity and state, written once.
+SEVERITY_BADGES = {
+    value: format_html('<span class="badge {}" data-severity="{}">{}</span>', SEVERITY_CLASSES[value], value, label)
+    for value, label in Severity.choices
+}
+STATE_BADGES = {
+    value: format_html('<span class="badge {}" data-state="{}">{}</span>', STATE_CLASSES[value], value, label)
+    for value, label in IncidentState.choices
+}
+
+
+def escape(value) -> str:
+    """Django's ``escape`` (``html.escape`` of the text) without its lazy-string wrapper."""
+    return html.escape(str(value))
+
+
+def url_maker(name: str):
+    """``pk → reverse(name, args=[pk])``, reversed once: the pk's place found from a sentinel."""
+    sentinel = 987654321987654321
+    head, _, tail = reverse(name, args=[sentinel]).partition(str(sentinel))
+    return lambda pk: f"{head}{int(pk)}{tail}"
 
 
 def page_size(value) -> int:
@@ -151,8 +176,8 @@ class IncidentTable(tables.Table):
                  for column in columns]
         out = []
         for counter, record in enumerate(self.records()):
-            out.append(format_html('<tr data-state="{}" id="incident-{}" class="{}">', record.state, record.pk,
-                                   "odd" if counter % 2 else "even"))
+            out.append(f'<tr data-state="{escape(record.state)}" id="incident-{int(record.pk)}" '
+                       f'class="{"odd" if counter % 2 else "even"}">')
             for opening, render in cells:
                 out.append(opening)
                 out.append(conditional_escape(render(record)))
@@ -162,39 +187,50 @@ class IncidentTable(tables.Table):
             out.append(format_html('<tr><td colspan="{}">{}</td></tr>', len(columns), self.empty_text))
         return mark_safe("".join(out))  # noqa: S308 - every part is escaped above
 
+    # Cells: f-strings over escaped values (``html.escape``, what Django's ``escape`` does) and
+    # URLs reversed once per table; the same markup ``format_html`` wrote, at a fraction of the cost.
+
+    @cached_property
+    def _detail_url(self):
+        return url_maker("incidents:detail")
+
+    @cached_property
+    def _assign_url(self):
+        return url_maker("incidents:assign-to-me")
+
     def render_select(self, record):
-        return format_html(
-            '<input class="form-check-input bulk-select" type="checkbox" name="incident" value="{}" '
-            'form="bulk-form" aria-label="Select {}">', record.pk, record.number,
+        return mark_safe(  # noqa: S308 - the number is escaped
+            f'<input class="form-check-input bulk-select" type="checkbox" name="incident" value="{record.pk}" '
+            f'form="bulk-form" aria-label="Select {escape(record.number)}">'
         )
 
     def render_number(self, record):
-        return format_html('<a class="text-decoration-none" href="{}">{}</a>',
-                           reverse("incidents:detail", args=[record.pk]), record.number)
+        return mark_safe(  # noqa: S308 - the number is escaped
+            f'<a class="text-decoration-none" href="{self._detail_url(record.pk)}">{escape(record.number)}</a>'
+        )
 
     def render_title(self, record):
-        confidential = format_html(' <span class="badge text-bg-dark" title="{}">Confidential</span>',
-                                   CONFIDENTIAL_TITLE) if record.confidential else ""
-        team = f" · {record.team.name}" if record.team_id else ""
-        return format_html(
-            '<a href="{}" class="link-body-emphasis text-decoration-none">{}</a>{}'
-            '<div class="small text-body-secondary">{}{}</div>',
-            reverse("incidents:detail", args=[record.pk]), record.title, confidential, record.service.name, team,
+        confidential = CONFIDENTIAL_BADGE if record.confidential else ""
+        team = f" · {escape(record.team.name)}" if record.team_id else ""
+        return mark_safe(  # noqa: S308 - every value is escaped
+            f'<a href="{self._detail_url(record.pk)}" class="link-body-emphasis text-decoration-none">'
+            f'{escape(record.title)}</a>{confidential}'
+            f'<div class="small text-body-secondary">{escape(record.service.name)}{team}</div>'
         )
 
     def render_severity(self, record):
-        return format_html('<span class="badge {}" data-severity="{}">{}</span>',
-                           SEVERITY_CLASSES.get(record.severity, "text-bg-secondary"), record.severity,
-                           record.get_severity_display())
+        return mark_safe(SEVERITY_BADGES.get(record.severity) or format_html(  # noqa: S308 - constants
+            '<span class="badge text-bg-secondary" data-severity="{}">{}</span>',
+            record.severity, record.get_severity_display()))
 
     def render_state(self, record):
-        escalated = format_html(
-            ' <span class="badge bg-danger-subtle text-danger-emphasis border border-danger-subtle" '
-            'title="Escalation level {}">esc {}</span>', record.escalation_level, record.escalation_level,
-        ) if record.escalation_level else ""
-        return format_html('<span class="badge {}" data-state="{}">{}</span>{}',
-                           STATE_CLASSES.get(record.state, "text-bg-secondary"), record.state,
-                           record.get_state_display(), escalated)
+        badge = STATE_BADGES.get(record.state) or format_html(
+            '<span class="badge text-bg-secondary" data-state="{}">{}</span>', record.state, record.get_state_display())
+        if record.escalation_level:
+            level = int(record.escalation_level)
+            badge += (' <span class="badge bg-danger-subtle text-danger-emphasis border border-danger-subtle" '
+                      f'title="Escalation level {level}">esc {level}</span>')
+        return mark_safe(badge)  # noqa: S308 - constants and an integer
 
     def render_assignee(self, value) -> str:
         return format_person(value)
@@ -208,24 +244,25 @@ class IncidentTable(tables.Table):
             sla = sla_summary(record, sla_state(record, now=self.now))
         detail = ""
         if sla["name"]:
-            parts = [sla["name"]]
+            parts = escape(sla["name"])
             if sla["other_breached"]:
-                parts.append(format_html('<span class="text-danger-emphasis" title="The {} SLA was breached">'
-                                         '{} breached</span>', sla["other_breached"], sla["other_breached"]))
-            detail = format_html('<div class="small text-body-secondary lh-1">{}{}</div>',
-                                 format_html_join(" · ", "{}", ((part,) for part in parts)),
-                                 format_html('<span class="sla-paused-reason">{}</span>', sla["paused"])
-                                 if sla["paused"] else "")
-        return format_html('<div class="{}" data-sla-status="{}">{}</div>{}',
-                           sla["css"], sla["status"], sla["text"], detail)
+                other = escape(sla["other_breached"])
+                parts += (f' · <span class="text-danger-emphasis" title="The {other} SLA was breached">'
+                          f'{other} breached</span>')
+            paused = f'<span class="sla-paused-reason">{escape(sla["paused"])}</span>' if sla["paused"] else ""
+            detail = f'<div class="small text-body-secondary lh-1">{parts}{paused}</div>'
+        return mark_safe(  # noqa: S308 - every value is escaped
+            f'<div class="{escape(sla["css"])}" data-sla-status="{escape(sla["status"])}">{escape(sla["text"])}</div>'
+            f"{detail}"
+        )
 
     def render_actions(self, record):
         if not getattr(record, "can_take", False):
             return ""
-        return format_html(
+        return mark_safe(  # noqa: S308 - the number is escaped
             '<button class="btn btn-outline-primary btn-sm py-0" type="submit" form="bulk-form" '
-            'formaction="{}" data-assign-to-me="{}">Assign to me</button>',
-            reverse("incidents:assign-to-me", args=[record.pk]), record.number,
+            f'formaction="{self._assign_url(record.pk)}" data-assign-to-me="{escape(record.number)}">'
+            "Assign to me</button>"
         )
 
     def order_severity(self, queryset, is_descending):

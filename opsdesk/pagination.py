@@ -52,10 +52,14 @@ def cheap_count(queryset: QuerySet, cap: int = COUNT_CAP) -> tuple[int, bool]:
     return max(int(plan[0]["Plan"]["Plan Rows"]), cap + 1), True
 
 
-def page_of(queryset: QuerySet, offset: int, limit: int) -> list:
+def page_of(queryset: QuerySet, offset: int, limit: int, *, ids_first: bool = False) -> list:
     """Rows ``offset``..``offset + limit`` of ``queryset`` in its order, in one query: the
-    subquery picks the ids (the ordering's columns alone), the outer query reads those rows."""
-    if offset == 0:
+    subquery picks the ids (the ordering's columns alone), the outer query reads those rows.
+
+    The first page is read directly unless ``ids_first``: an ordering by computed values (the
+    queue's urgency) sorts every matching row, and sorting the ids alone (an index-only scan
+    of a covering index) then reading the page's rows is cheaper than sorting full joined rows."""
+    if offset == 0 and not ids_first:
         return list(queryset[:limit])
     ids = queryset.values("pk")[offset : offset + limit]
     return list(queryset.filter(pk__in=ids))
@@ -153,7 +157,7 @@ class Keyset:
 class EstimatedPaginator(Paginator):
     """A Django paginator for large tables (django-tables2 ``paginator_class``): ``count`` is
     ``cheap_count``'s (``count_estimated`` says whether it is an estimate) and a page at any
-    offset is ``page_of``'s single query."""
+    offset, the first included, is ``page_of``'s single ids-first query."""
 
     @cached_property
     def _counted(self) -> tuple[int, bool]:
@@ -173,7 +177,7 @@ class EstimatedPaginator(Paginator):
         number = self.validate_number(number)
         bottom = (number - 1) * self.per_page
         if isinstance(self.object_list, QuerySet):
-            rows = page_of(self.object_list, bottom, self.per_page)
+            rows = page_of(self.object_list, bottom, self.per_page, ids_first=True)
         else:
             rows = list(self.object_list[bottom : bottom + self.per_page])
         return Page(rows, number, self)
