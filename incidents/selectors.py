@@ -48,6 +48,11 @@ def incident_workers() -> QuerySet:
     return User.objects.filter(Q(is_superuser=True) | Q(pk__in=by_group) | Q(pk__in=direct), is_active=True)
 
 
+def incident_workers_by_name() -> QuerySet:
+    """``incident_workers`` in the order lists of people show them: first name, last name, username."""
+    return incident_workers().order_by("first_name", "last_name", "username")
+
+
 def incident_list(*, user, filters: dict | None = None) -> QuerySet[Incident]:
     """The incidents ``user`` may see, ready for a list (queue page, API list, admin).
 
