@@ -9,16 +9,16 @@ signature inspection per cell, no query per row.
 
 from __future__ import annotations
 
-import html
 from functools import cached_property
 
 import django_tables2 as tables
 from django.core.paginator import EmptyPage, PageNotAnInteger
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import conditional_escape, format_html
+from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
+from opsdesk.markup import conditional_escape, escape
 from opsdesk.pagination import EstimatedPaginator
 from opsdesk.templatetags.opsdesk_format import format_person, format_when
 
@@ -43,11 +43,6 @@ STATE_BADGES = {
     value: format_html('<span class="badge {}" data-state="{}">{}</span>', STATE_CLASSES[value], value, label)
     for value, label in IncidentState.choices
 }
-
-
-def escape(value) -> str:
-    """Django's ``escape`` (``html.escape`` of the text) without its lazy-string wrapper."""
-    return html.escape(str(value))
 
 
 def url_maker(name: str):
@@ -187,7 +182,7 @@ class IncidentTable(tables.Table):
             out.append(format_html('<tr><td colspan="{}">{}</td></tr>', len(columns), self.empty_text))
         return mark_safe("".join(out))  # noqa: S308 - every part is escaped above
 
-    # Cells: f-strings over escaped values (``html.escape``, what Django's ``escape`` does) and
+    # Cells: f-strings over escaped values (``opsdesk.markup``, what Django's ``escape`` writes) and
     # URLs reversed once per table; the same markup ``format_html`` wrote, at a fraction of the cost.
 
     @cached_property
