@@ -29,6 +29,9 @@ from .templatetags.incident_tags import SEVERITY_CLASSES, STATE_CLASSES, sla_sum
 
 PAGE_SIZES = (10, 25, 50, 100)
 DEFAULT_PAGE_SIZE = 25
+# The queue counts exactly up to this many rows (a count over at most 10 001 ids of an index, a few ms
+# at a million incidents); beyond, "about N", the planner's estimate (bench/NOTES.md).
+QUEUE_COUNT_CAP = 10_000
 # Shown from the md breakpoint up: a phone sees number, title, severity, state and SLA.
 WIDE = {"th": {"class": "d-none d-md-table-cell"}, "td": {"class": "d-none d-md-table-cell"}}
 WIDE_NOWRAP = {"th": {"class": "d-none d-md-table-cell"}, "td": {"class": "d-none d-md-table-cell text-nowrap"}}
@@ -63,10 +66,11 @@ def page_size(value) -> int:
 
 def paginate(table, request, per_page: int) -> None:
     """Page ``table`` at ``per_page`` rows (``?page=``; past the end shows the last page), without
-    an exact COUNT of a large queue (``EstimatedPaginator``: "about N" beyond 1 000 rows) and with
-    the page's rows in one query (``page_of``). The paginator reads the table's queryset in its
-    sorted order itself: handed django-tables2's rows it would count them exactly and slice."""
-    paginator = EstimatedPaginator(table.data.data, per_page)
+    an exact COUNT of a long queue (``EstimatedPaginator``: "about N" beyond ``QUEUE_COUNT_CAP``
+    rows) and with the page's rows in one query (``page_of``). The paginator reads the table's
+    queryset in its sorted order itself: handed django-tables2's rows it would count them exactly
+    and slice."""
+    paginator = EstimatedPaginator(table.data.data, per_page, count_cap=QUEUE_COUNT_CAP)
     try:
         page = paginator.page(request.GET.get("page", 1))
     except PageNotAnInteger:

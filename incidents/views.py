@@ -116,7 +116,8 @@ def incident_list(request):
     incidents = select_incidents(user=request.user)
     if view:
         incidents = queue_view(incidents, view, user=request.user, now=now)
-    assignees = list(incident_workers_by_name())  # the filter's people and the bulk form's, read once
+    # The filter's people and the bulk form's, read once (their names alone).
+    assignees = list(incident_workers_by_name().only("pk", "username", "first_name", "last_name"))
     filterset = IncidentFilterSet(request.GET or None, queryset=incidents)
     style_queue_filters(filterset.form, assignees=assignees)
     table = IncidentTable(order_by_urgency(filterset.qs), now=now, user=request.user)  # ?sort= re-orders

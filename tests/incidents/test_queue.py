@@ -11,6 +11,7 @@ import time_machine
 from django.template import Context, Template
 from django.test import RequestFactory
 from django.urls import reverse
+from django.utils import dateformat, timezone
 from django_tables2 import RequestConfig
 
 from incidents import services
@@ -19,6 +20,7 @@ from incidents.selectors import incident_list, order_by_urgency
 from incidents.tables import IncidentTable, paginate
 from opsdesk.choices import Role
 from opsdesk.pagination import page_of
+from opsdesk.templatetags.opsdesk_format import DATETIME
 from tests.factories import IncidentFactory, ServiceFactory, TeamFactory, UserFactory
 
 NOW = datetime(2026, 3, 14, 10, 0, tzinfo=UTC)
@@ -162,10 +164,9 @@ def test_detected_column_uses_the_site_format(situations, desk, frozen):
     request = RequestFactory().get("/incidents/")
     request.user = desk
     rows = rows_of(rendered(queue_table(request, stock=False), request))
-    from opsdesk.templatetags.opsdesk_format import format_when
-
+    assert rows[str(situations["fresh"].pk)][6] == "14 Mar 2026 09:57"
     for incident in situations.values():
-        assert rows[str(incident.pk)][6] == format_when(incident.detected_at)
+        assert rows[str(incident.pk)][6] == dateformat.format(timezone.localtime(incident.detected_at), DATETIME)
 
 
 def test_an_empty_queue_says_so(desk, frozen):
