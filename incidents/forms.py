@@ -385,6 +385,8 @@ def style_queue_filters(form, *, assignees: list | None = None) -> None:
             continue
         if hasattr(field, "empty_label"):
             field.empty_label = empty
+        if name in ("service", "team"):
+            field.queryset = field.queryset.only("pk", "name")  # an option needs the name alone
         if name == "assignee":
             # The queue offers the people who work incidents (the API filter takes any active user).
             from .selectors import incident_workers_by_name
