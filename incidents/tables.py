@@ -2,9 +2,10 @@
 
 django-tables2 keeps the columns, headers, sort links and pagination; the body's rows are
 rendered in Python (``IncidentTable.rows_html``): the cell attributes once per page, each cell
-with ``format_html`` from the row and from what ``prepare_page`` computed once for the page's
-rows (SLA summaries, who may take which quick action). No template node, accessor lookup or
-signature inspection per cell, no query per row.
+an f-string over escaped values of the row and of what ``prepare_page`` computed once for the
+page's rows (SLA summaries, who may take which quick action), badges and URLs written once. No
+template node, accessor lookup or signature inspection per cell, no query per row; the markup
+is django-tables2's (tests/incidents/test_queue.py renders both and compares).
 """
 
 from __future__ import annotations
