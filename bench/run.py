@@ -126,7 +126,8 @@ def _queries(paths: list[str]) -> dict[str, dict]:
             if time.monotonic() > deadline:
                 break
         out[path] = {"status": status, "queries": len(captured.captured_queries), "sql_ms": statistics.median(times),
-                     "rows": response.content.decode().count('id="incident-') if accept == "text/html" else None}
+                     "rows": len(re.findall(r'<tr [^>]*id="incident-\d+"', response.content.decode()))
+                     if accept == "text/html" else None}
     return out
 
 
