@@ -25,7 +25,7 @@ from opsdesk.templatetags.opsdesk_format import format_person, format_when
 
 from .choices import OPEN_STATES, IncidentState, Severity
 from .models import Incident
-from .selectors import my_team_ids, order_by_urgency, sla_clocks, sla_state
+from .selectors import my_team_ids, order_by_urgency, queue_rows, sla_clocks, sla_state
 from .templatetags.incident_tags import SEVERITY_CLASSES, STATE_CLASSES, sla_summary
 
 PAGE_SIZES = (10, 25, 50, 100)
@@ -68,10 +68,10 @@ def page_size(value) -> int:
 def paginate(table, request, per_page: int) -> None:
     """Page ``table`` at ``per_page`` rows (``?page=``; past the end shows the last page), without
     an exact COUNT of a long queue (``EstimatedPaginator``: "about N" beyond ``QUEUE_COUNT_CAP``
-    rows) and with the page's rows in one query (``page_of``). The paginator reads the table's
-    queryset in its sorted order itself: handed django-tables2's rows it would count them exactly
-    and slice."""
-    paginator = EstimatedPaginator(table.data.data, per_page, count_cap=QUEUE_COUNT_CAP)
+    rows); the page's ids in the table's order, then its rows (``queue_rows``: the columns the
+    cells read, no model instances). The paginator reads the table's queryset in its sorted order
+    itself: handed django-tables2's rows it would count them exactly and slice."""
+    paginator = EstimatedPaginator(table.data.data, per_page, count_cap=QUEUE_COUNT_CAP, rows=queue_rows)
     try:
         page = paginator.page(request.GET.get("page", 1))
     except PageNotAnInteger:

@@ -178,9 +178,10 @@ class EstimatedPaginator(Paginator):
     page past the real end turns the count exact (one ``COUNT``, only then) and is
     ``EmptyPage``, as Django's paginator says of a page past the last."""
 
-    def __init__(self, object_list, per_page, *args, count_cap: int = COUNT_CAP, **kwargs) -> None:
+    def __init__(self, object_list, per_page, *args, count_cap: int = COUNT_CAP, rows=None, **kwargs) -> None:
         super().__init__(object_list, per_page, *args, **kwargs)
         self.count_cap = count_cap
+        self.rows = rows
 
     @cached_property
     def _counted(self) -> tuple[int, bool]:
@@ -218,11 +219,15 @@ class EstimatedPaginator(Paginator):
     def page(self, number) -> Page:
         number = self.validate_number(number)
         bottom = (number - 1) * self.per_page
-        if isinstance(self.object_list, QuerySet):
-            rows = page_of(self.object_list, bottom, self.per_page + 1, ids_first=True)
+        if isinstance(self.object_list, QuerySet) and self.rows is not None:
+            ids = list(self.object_list.values_list("pk", flat=True)[bottom : bottom + self.per_page + 1])
+            more, rows = len(ids) > self.per_page, self.rows(ids[: self.per_page])
         else:
-            rows = list(self.object_list[bottom : bottom + self.per_page + 1])
-        more, rows = len(rows) > self.per_page, rows[: self.per_page]
+            if isinstance(self.object_list, QuerySet):
+                rows = page_of(self.object_list, bottom, self.per_page + 1, ids_first=True)
+            else:
+                rows = list(self.object_list[bottom : bottom + self.per_page + 1])
+            more, rows = len(rows) > self.per_page, rows[: self.per_page]
         if self.count_estimated:
             if not rows and number > 1:
                 self._counted = (self.object_list.count(), False)  # past the end: count it

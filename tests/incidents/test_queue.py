@@ -16,11 +16,11 @@ from django_tables2 import RequestConfig
 
 from incidents import services
 from incidents.models import Incident
-from incidents.selectors import incident_list, order_by_urgency
+from incidents.selectors import QUEUE_ROW_FIELDS, incident_list, order_by_urgency, queue_rows
 from incidents.tables import IncidentTable, paginate
 from opsdesk.choices import Role
-from opsdesk.pagination import page_of
-from opsdesk.templatetags.opsdesk_format import DATETIME
+from opsdesk.pagination import EstimatedPaginator, page_of
+from opsdesk.templatetags.opsdesk_format import DATETIME, format_person
 from tests.factories import IncidentFactory, ServiceFactory, TeamFactory, UserFactory
 
 NOW = datetime(2026, 3, 14, 10, 0, tzinfo=UTC)
@@ -187,6 +187,28 @@ def test_a_page_read_ids_first_is_the_same_page(desk, frozen):
     for offset in (0, 5, 10, 20):
         assert [i.pk for i in page_of(queue, offset, 5, ids_first=True)] == everything[offset:offset + 5]
         assert [i.pk for i in page_of(queue, offset, 5)] == everything[offset:offset + 5]
+
+
+def test_pages_of_queue_rows_are_the_queue_in_order(desk, frozen):
+    for i in range(23):
+        IncidentFactory(severity=("critical", "high", "medium", "low")[i % 4], detected_at=ago(minutes=7 * i),
+                        assignee=UserFactory(first_name="Ann", last_name="Lee") if i % 3 else None)
+    queue = order_by_urgency(incident_list(user=desk))
+    everything = list(queue)
+    paginator = EstimatedPaginator(queue, 10, rows=queue_rows)
+    pages = [paginator.page(number) for number in (1, 2, 3)]
+    assert [[row.pk for row in page.object_list] for page in pages] == [
+        [i.pk for i in everything[0:10]], [i.pk for i in everything[10:20]], [i.pk for i in everything[20:]]]
+    assert [page.has_next() for page in pages] == [True, True, False]
+    by_pk = {incident.pk: incident for incident in everything}
+    for row in pages[0].object_list:  # what the cells and the SLA clock read, as the incident has it
+        incident = by_pk[row.pk]
+        for field in QUEUE_ROW_FIELDS:
+            if "__" not in field:
+                assert getattr(row, field) == getattr(incident, field), field
+        assert row.service.name == incident.service.name
+        assert (row.team and row.team.name) == (incident.team and incident.team.name)
+        assert format_person(row.assignee) == format_person(incident.assignee)
 
 
 # --- the filtered queue ---------------------------------------------------------------------
