@@ -358,8 +358,9 @@ def transition_form_class(name: str) -> type[TransitionForm]:
 def style_queue_filters(form, *, assignees: list | None = None) -> None:
     """Dress the ``IncidentFilterSet`` form for the queue page (widgets and labels only).
 
-    ``assignees``: the people who work incidents, already read for the page (the bulk form
-    lists them too); the assignee list is written from them instead of a second query."""
+    ``assignees``: the people who work incidents as ``(pk, person)`` (``incident_worker_names``),
+    already read for the page (the bulk form lists them too); the assignee list is written from
+    them instead of a second query. Services and teams are listed from their names alone."""
     fields = form.fields
     if "state" in fields:
         fields["state"].widget = forms.CheckboxSelectMultiple(choices=fields["state"].choices)
@@ -385,8 +386,6 @@ def style_queue_filters(form, *, assignees: list | None = None) -> None:
             continue
         if hasattr(field, "empty_label"):
             field.empty_label = empty
-        if name in ("service", "team"):
-            field.queryset = field.queryset.only("pk", "name")  # an option needs the name alone
         if name == "assignee":
             # The queue offers the people who work incidents (the API filter takes any active user).
             from .selectors import incident_workers_by_name
@@ -402,9 +401,11 @@ def style_queue_filters(form, *, assignees: list | None = None) -> None:
         if field is not None and type(field.widget) is forms.Select:
             fast = FastSelect(attrs=field.widget.attrs)
             fast.choices = field.widget.choices
+            empty = [("", field.empty_label)] if getattr(field, "empty_label", None) is not None else []
             if name == "assignee" and assignees is not None:
-                fast.choices = [("", field.empty_label), *((user.pk, field.label_from_instance(user))
-                                                          for user in assignees)]
+                fast.choices = [*empty, *((pk, field.label_from_instance(person)) for pk, person in assignees)]
+            elif name in ("service", "team"):  # a service's and a team's label is its name
+                fast.choices = [*empty, *field.queryset.values_list("pk", "name")]
             fast.is_required = field.widget.is_required
             field.widget = fast
 

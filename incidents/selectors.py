@@ -53,6 +53,12 @@ def incident_workers_by_name() -> QuerySet:
     return incident_workers().order_by("first_name", "last_name", "username")
 
 
+def incident_worker_names() -> list[tuple[int, Person]]:
+    """``incident_workers_by_name`` as ``(pk, person)``, the names alone (lists of people)."""
+    return [(pk, Person(first, last, username)) for pk, first, last, username
+            in incident_workers_by_name().values_list("pk", "first_name", "last_name", "username")]
+
+
 def incident_list(*, user, filters: dict | None = None) -> QuerySet[Incident]:
     """The incidents ``user`` may see, ready for a list (queue page, API list, admin).
 

@@ -48,7 +48,7 @@ from .selectors import (
     incident_status_updates,
     incident_steps,
     incident_timeline,
-    incident_workers_by_name,
+    incident_worker_names,
     order_by_urgency,
     queue_view,
     sla_policies_by_severity,
@@ -117,7 +117,7 @@ def incident_list(request):
     if view:
         incidents = queue_view(incidents, view, user=request.user, now=now)
     # The filter's people and the bulk form's, read once (their names alone).
-    assignees = list(incident_workers_by_name().only("pk", "username", "first_name", "last_name"))
+    assignees = incident_worker_names()
     filterset = IncidentFilterSet(request.GET or None, queryset=incidents)
     style_queue_filters(filterset.form, assignees=assignees)
     table = IncidentTable(order_by_urgency(filterset.qs), now=now, user=request.user)  # ?sort= re-orders
@@ -144,7 +144,7 @@ def incident_list(request):
                 "acknowledge": request.user.has_perm(ACKNOWLEDGE),
                 "severity": request.user.has_perm(CHANGE_SEVERITY),
             },
-            "bulk_assignee_options": options((person.pk, format_person(person)) for person in assignees)
+            "bulk_assignee_options": options((pk, format_person(person)) for pk, person in assignees)
             if can_work else "",
             "severities": Severity.choices,
         },
