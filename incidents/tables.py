@@ -21,7 +21,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from opsdesk.markup import conditional_escape, escape
 from opsdesk.pagination import EstimatedPaginator
-from opsdesk.templatetags.opsdesk_format import format_person, format_when
+from opsdesk.templatetags.opsdesk_format import format_person, format_when, when_formatter
 
 from .choices import OPEN_STATES, IncidentState, Severity
 from .models import Incident
@@ -152,7 +152,8 @@ class IncidentTable(tables.Table):
     def cell_renderers(self) -> dict:
         """Column name → the cell's HTML from a record: the ``render_*`` methods, and the
         column's default where django-tables2 would show it (an empty value)."""
-        unassigned = self.columns["assignee"].default
+        unassigned, undetected = self.columns["assignee"].default, self.columns["detected_at"].default
+        when = when_formatter()  # ``render_detected_at``'s ``format_when``, the time zone read once
         return {
             "select": self.render_select,
             "number": self.render_number,
@@ -160,8 +161,7 @@ class IncidentTable(tables.Table):
             "severity": self.render_severity,
             "state": self.render_state,
             "assignee": lambda record: self.render_assignee(record.assignee) if record.assignee_id else unassigned,
-            "detected_at": lambda record: self.render_detected_at(record.detected_at)
-            if record.detected_at else self.columns["detected_at"].default,
+            "detected_at": lambda record: when(record.detected_at) if record.detected_at else undetected,
             "sla": self.render_sla,
             "actions": self.render_actions,
         }

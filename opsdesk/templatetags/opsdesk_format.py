@@ -18,10 +18,10 @@ DATETIME = "j M Y H:i"
 DATE = "j M Y"
 
 
-def _datetime_text(value: datetime) -> str:
+def _datetime_text(value: datetime, months=MONTHS_3) -> str:
     """``dateformat.format(value, DATETIME)`` written out: the formatter is built anew per call, and a
     list page formats a moment per row."""
-    return f"{value.day} {MONTHS_3[value.month].title()} {value.year:04d} {value.hour:02d}:{value.minute:02d}"
+    return f"{value.day} {months[value.month].title()} {value.year:04d} {value.hour:02d}:{value.minute:02d}"
 
 
 def format_when(value) -> str:
@@ -35,6 +35,20 @@ def format_when(value) -> str:
     if isinstance(value, date):
         return dateformat.format(value, DATE)
     return str(value)
+
+
+def when_formatter():
+    """``format_when`` for the many moments of one page: the current time zone and the month
+    names (in the active language) read once, not per moment."""
+    zone = timezone.get_current_timezone()
+    months = {number: str(name) for number, name in MONTHS_3.items()}
+
+    def when(value) -> str:
+        if isinstance(value, datetime) and timezone.is_aware(value):
+            return _datetime_text(value.astimezone(zone), months)
+        return format_when(value)
+
+    return when
 
 
 def format_person(user) -> str:
