@@ -17,7 +17,10 @@ from django.core.paginator import EmptyPage, PageNotAnInteger
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.http import urlencode
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext
+from django_tables2.templatetags.django_tables2 import table_page_range
 
 from opsdesk.markup import conditional_escape, escape
 from opsdesk.pagination import EstimatedPaginator
@@ -47,6 +50,30 @@ STATE_BADGES = {
     value: format_html('<span class="badge {}" data-state="{}">{}</span>', STATE_CLASSES[value], value, label)
     for value, label in IncidentState.choices
 }
+
+
+# django-tables2's bootstrap5 template around the header and the pages, whitespace included
+# (``IncidentTable.thead_html``, ``pagination_html``; tests/incidents/test_queue.py compares).
+_THEAD_GAP = "\n            "
+_THEAD = (_THEAD_GAP + "\n                <thead {}>\n                <tr>\n                {}\n                </tr>\n"
+          "                </thead>\n            " + _THEAD_GAP)
+_TH = ('\n                    <th {} scope="col">\n                        \n                            {}\n'
+       "                        \n                    </th>\n                ")
+_PAGINATION_GAP = "\n        \n    "
+_PAGINATION = ('\n        \n        <nav aria-label="Table navigation">\n'
+               '            <ul class="pagination justify-content-center">\n            {}\n            {}\n'
+               "            {}\n            </ul>\n        </nav>\n        \n    ")
+_PREVIOUS = ('\n                \n                <li class="previous page-item">\n'
+             '                    <a href="{}" class="page-link">\n'
+             '                        <span aria-hidden="true">&laquo;</span>\n                        {}\n'
+             "                    </a>\n                </li>\n                \n            ")
+_RANGE = "\n            \n            {}\n            \n            "
+_PAGE = ('\n                <li class="page-item{}">\n                    <a class="page-link" {}>\n'
+         "                        {}\n                    </a>\n                </li>\n            ")
+_NEXT = ('\n                \n                <li class="next page-item">\n'
+         '                    <a href="{}" class="page-link">\n                        {}\n'
+         '                        <span aria-hidden="true">&raquo;</span>\n                    </a>\n'
+         "                </li>\n                \n            ")
 
 
 def url_maker(name: str):
@@ -186,6 +213,46 @@ class IncidentTable(tables.Table):
         if not out and self.empty_text:
             out.append(format_html('<tr><td colspan="{}">{}</td></tr>', len(columns), self.empty_text))
         return mark_safe("".join(out))  # noqa: S308 - every part is escaped above
+
+    def _querystring(self, key: str, value) -> str:
+        """django-tables2's ``querystring_replace``: the request's query string, ``key`` set to ``value``."""
+        params = dict(self.request.GET) if getattr(self, "request", None) is not None else {}
+        params[key] = value
+        return escape("?" + urlencode(params, doseq=True))
+
+    def thead_html(self) -> SafeString:
+        """The ``table.thead`` block of django-tables2's bootstrap5 template, whitespace included:
+        each column's ``<th>`` and the link that sorts by it (the query string, ``sort`` replaced)."""
+        if not self.show_header:
+            return mark_safe(_THEAD_GAP * 2)  # noqa: S308 - constant
+        sort = self.prefixed_order_by_field
+        cells = []
+        for column in self.columns:
+            header = conditional_escape(column.header)
+            if column.orderable:
+                header = f'<a href="{self._querystring(sort, column.order_by_alias.next)}">{header}</a>'
+            cells.append(_TH.format(column.attrs["th"].as_html(), header))
+        thead = self.attrs.get("thead")
+        return mark_safe(_THEAD.format(thead.as_html() if hasattr(thead, "as_html") else "", "".join(cells)))  # noqa: S308
+
+    def pagination_html(self) -> SafeString:
+        """The ``pagination`` block of django-tables2's bootstrap5 template, whitespace included."""
+        page = getattr(self, "page", None)
+        if not (page and self.paginator.num_pages > 1):
+            return mark_safe(_PAGINATION_GAP)  # noqa: S308 - constant
+        field = self.prefixed_page_field
+        previous = _PREVIOUS.format(self._querystring(field, page.previous_page_number()),
+                                    escape(gettext("previous"))) if page.has_previous() else ""
+        numbers = ""
+        if page.has_previous() or page.has_next():
+            numbers = "".join(_PAGE.format(
+                " active" if page.number == number else "",
+                "" if number == "..." else f'href="{self._querystring(field, number)}"', conditional_escape(number),
+            ) for number in table_page_range(page, self.paginator))
+            numbers = _RANGE.format(numbers)
+        following = _NEXT.format(self._querystring(field, page.next_page_number()), escape(gettext("next"))) \
+            if page.has_next() else ""
+        return mark_safe(_PAGINATION.format(previous, numbers, following))  # noqa: S308 - every value is escaped
 
     # Cells: f-strings over escaped values (``opsdesk.markup``, what Django's ``escape`` writes) and
     # URLs reversed once per table; the same markup ``format_html`` wrote, at a fraction of the cost.

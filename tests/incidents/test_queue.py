@@ -81,16 +81,16 @@ def situations(desk, frozen):
     return made
 
 
-def queue_table(request, *, stock: bool) -> IncidentTable:
+def queue_table(request, *, stock: bool, per_page: int = 50) -> IncidentTable:
     """The queue's table as the view builds it; ``stock``: rendered and paged the way
     django-tables2 does it on its own (its template, its paginator over bound rows)."""
     kwargs = {"template_name": "django_tables2/bootstrap5.html"} if stock else {}
     table = IncidentTable(order_by_urgency(incident_list(user=request.user)), now=NOW, user=request.user, **kwargs)
     RequestConfig(request, paginate=False).configure(table)
     if stock:
-        table.paginate(page=1, per_page=50)
+        table.paginate(page=request.GET.get("page", 1), per_page=per_page)
     else:
-        paginate(table, request, 50)
+        paginate(table, request, per_page)
     table.prepare()
     return table
 
@@ -114,6 +114,21 @@ def test_rows_are_written_as_django_tables2_writes_them(situations, desk, frozen
                                                                                   request)
     assert len(rows_of(ours)) == len(situations)
     assert ours == stock  # header and sort links, rows (even/odd, attributes), every cell
+
+
+@pytest.mark.parametrize("page", [1, 2, 3])
+def test_header_and_pages_are_written_as_django_tables2_writes_them(situations, desk, frozen, page):
+    request = RequestFactory().get("/incidents/", {"sort": "-detected_at", "q": "", "page": page, "x": 'a"<b>&c'})
+    request.user = desk
+    ours = rendered(queue_table(request, stock=False, per_page=3), request)
+    stock = rendered(queue_table(request, stock=True, per_page=3), request)
+    assert ours.count('class="page-link"') == 3 + (page > 1) + (page < 3)  # pages 1-3, previous, next
+    # Header and pages byte for byte; the rows cell for cell (django-tables2 counts even and odd
+    # rows across every row it ever bound, so a page of its own may start with "odd").
+    assert ours.split("<tbody")[0] == stock.split("<tbody")[0]
+    assert ours.split("</tbody>")[1] == stock.split("</tbody>")[1]
+    assert rows_of(ours) == rows_of(stock)
+    assert len(rows_of(ours)) == (3 if page < 3 else 2)
 
 
 def test_each_cell_shows_what_the_row_is(situations, desk, frozen):
