@@ -191,7 +191,8 @@ QUEUE_ROW_FIELDS = (
 
 def queue_rows(ids: list[int]) -> list[QueueRow]:
     """The incidents ``ids`` as queue rows, in that order (one query of the listed columns)."""
-    found = {values["id"]: values for values in Incident.objects.filter(pk__in=ids).values(*QUEUE_ROW_FIELDS)}
+    rows = Incident.objects.filter(pk__in=ids).order_by().values(*QUEUE_ROW_FIELDS)  # ordered here, not sorted
+    found = {values["id"]: values for values in rows}
     return [QueueRow(found[pk]) for pk in ids if pk in found]
 
 
