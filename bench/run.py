@@ -109,7 +109,8 @@ def _queries(paths: list[str]) -> dict[str, dict]:
         accept = "application/json" if "/api/" in path else "text/html"
         client.get(path, HTTP_ACCEPT=accept)  # warm: sessions, caches
         with CaptureQueriesContext(connection) as captured:
-            status = client.get(path, HTTP_ACCEPT=accept).status_code
+            response = client.get(path, HTTP_ACCEPT=accept)
+        status = response.status_code
         selects = [
             q["sql"] for q in captured.captured_queries if q["sql"].lstrip().upper().startswith(("SELECT", "WITH"))
         ]
@@ -124,7 +125,9 @@ def _queries(paths: list[str]) -> dict[str, dict]:
             times.append((time.perf_counter() - started) * 1000)
             if time.monotonic() > deadline:
                 break
-        out[path] = {"status": status, "queries": len(captured.captured_queries), "sql_ms": statistics.median(times)}
+        out[path] = {"status": status, "queries": len(captured.captured_queries), "sql_ms": statistics.median(times),
+                     "rows": len(re.findall(r'<tr [^>]*id="incident-\d+"', response.content.decode()))
+                     if accept == "text/html" else None}
     return out
 
 
@@ -320,7 +323,9 @@ def pg_operations() -> list[dict]:
 
 
 SQLITE_OPERATIONS = [
-    {"name": "incident queue HTML", "path": "/incidents/"},
+    # The bench user works no team, so its default view (My work) is empty: measure the open
+    # queue, a full page of 50 rows (checked: ``rows``).
+    {"name": "incident queue HTML", "path": "/incidents/?view=open&per_page=50", "rows": 50},
     {"name": "incident list API (50 rows)", "path": "/api/v1/incidents/?page_size=50"},
     {"name": "bare .values() view (50 rows)", "path": "/bench/values/?page_size=50"},
 ]
@@ -331,6 +336,9 @@ def measure(port: int, database_url: str, operations: list[dict], seconds: int, 
     counted = probe(database_url, "queries", *[op["path"] for op in operations])
     rows = []
     for op in operations:
+        if op.get("rows") and counted[op["path"]]["rows"] != op["rows"]:
+            raise SystemExit(f"{op['name']}: {counted[op['path']]['rows']} rows on the page, not {op['rows']}: "
+                             "the benchmark would measure another page")
         status = check_status(port, op["path"], cookie)
         row = {**op, "status": status, **counted[op["path"]]}
         if status == 200 and time.monotonic() < deadline:

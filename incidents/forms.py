@@ -355,8 +355,12 @@ def transition_form_class(name: str) -> type[TransitionForm]:
     return TRANSITION_FORMS.get(name, TransitionForm)
 
 
-def style_queue_filters(form) -> None:
-    """Dress the ``IncidentFilterSet`` form for the queue page (widgets and labels only)."""
+def style_queue_filters(form, *, assignees: list | None = None) -> None:
+    """Dress the ``IncidentFilterSet`` form for the queue page (widgets and labels only).
+
+    ``assignees``: the people who work incidents as ``(pk, person)`` (``incident_worker_names``),
+    already read for the page (the bulk form lists them too); the assignee list is written from
+    them instead of a second query. Services and teams are listed from their names alone."""
     fields = form.fields
     if "state" in fields:
         fields["state"].widget = forms.CheckboxSelectMultiple(choices=fields["state"].choices)
@@ -384,18 +388,24 @@ def style_queue_filters(form) -> None:
             field.empty_label = empty
         if name == "assignee":
             # The queue offers the people who work incidents (the API filter takes any active user).
-            from .selectors import incident_workers
+            from .selectors import incident_workers_by_name
 
-            field.queryset = incident_workers().order_by("first_name", "last_name", "username")
+            field.queryset = incident_workers_by_name()
             field.label_from_instance = UserChoiceField.label_from_instance.__get__(field)
         if name == "severity":
-            field.choices = [("", empty), *Severity.choices]
+            # Choices set anew put the new ``empty_label`` first (django-filter adds it): not one of our own.
+            field.choices = Severity.choices
     # Hundreds of services and people: options rendered in Python, not one template each.
     for name in ("severity", "service", "team", "assignee", "breached"):
         field = fields.get(name)
         if field is not None and type(field.widget) is forms.Select:
             fast = FastSelect(attrs=field.widget.attrs)
             fast.choices = field.widget.choices
+            empty = [("", field.empty_label)] if getattr(field, "empty_label", None) is not None else []
+            if name == "assignee" and assignees is not None:
+                fast.choices = [*empty, *((pk, field.label_from_instance(person)) for pk, person in assignees)]
+            elif name in ("service", "team"):  # a service's and a team's label is its name
+                fast.choices = [*empty, *field.queryset.values_list("pk", "name")]
             fast.is_required = field.widget.is_required
             field.widget = fast
 
@@ -518,9 +528,9 @@ class BulkActionForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        from .selectors import incident_workers
+        from .selectors import incident_workers_by_name
 
-        self.fields["assignee"].queryset = incident_workers().order_by("first_name", "last_name", "username")
+        self.fields["assignee"].queryset = incident_workers_by_name()
         self.fields["assignee"].label_from_instance = lambda obj: obj.get_full_name() or obj.username
         self.fields["incident"].choices = [(value, value) for value in self.data.getlist("incident")] if hasattr(
             self.data, "getlist") else []

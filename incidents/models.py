@@ -311,6 +311,13 @@ class Incident(WorkflowModel):
                 fields=["status_update_due"], name="incident_status_update_due",
                 condition=models.Q(major=True, state__in=["detected", "responding", "on_hold"]),
             ),
+            # The major-incident banner of every page: the open ones, oldest first (bench/NOTES.md).
+            # The predicate is ``major`` alone, which SQLite can match against a query with bound
+            # state parameters; the state leads the key.
+            models.Index(
+                fields=["state", "detected_at", "id"], name="incident_major_open",
+                include=["number", "title", "severity"], condition=models.Q(major=True),
+            ),
             # The live part of the follow-up metric: resolved, not closed, window still open (bench/NOTES.md).
             models.Index(
                 fields=["follow_up_due"], name="incident_follow_up_open",

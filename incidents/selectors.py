@@ -48,6 +48,17 @@ def incident_workers() -> QuerySet:
     return User.objects.filter(Q(is_superuser=True) | Q(pk__in=by_group) | Q(pk__in=direct), is_active=True)
 
 
+def incident_workers_by_name() -> QuerySet:
+    """``incident_workers`` in the order lists of people show them: first name, last name, username."""
+    return incident_workers().order_by("first_name", "last_name", "username")
+
+
+def incident_worker_names() -> list[tuple[int, Person]]:
+    """``incident_workers_by_name`` as ``(pk, person)``, the names alone (lists of people)."""
+    return [(pk, Person(first, last, username)) for pk, first, last, username
+            in incident_workers_by_name().values_list("pk", "first_name", "last_name", "username")]
+
+
 def incident_list(*, user, filters: dict | None = None) -> QuerySet[Incident]:
     """The incidents ``user`` may see, ready for a list (queue page, API list, admin).
 
@@ -116,6 +127,73 @@ def queue_view(incidents: QuerySet[Incident], view: str, *, user, now: datetime)
     if view == "follow_up":
         return incidents.filter(state=IncidentState.RESOLVED, follow_up_due__lte=now)
     return incidents
+
+
+class Named:
+    """A related row of a queue row as its cells read it: ``name`` (a service, a team)."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+class Person:
+    """An assignee of a queue row as ``format_person`` names it (``User``'s two methods)."""
+
+    __slots__ = ("first_name", "last_name", "username")
+
+    def __init__(self, first_name: str, last_name: str, username: str) -> None:
+        self.first_name, self.last_name, self.username = first_name, last_name, username
+
+    def get_full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+    def get_username(self) -> str:
+        return self.username
+
+
+class QueueRow:
+    """One incident of a queue page: the fields its cells and its SLA clock read
+    (``QUEUE_ROW_FIELDS``), its service's and team's names and its assignee's, under the
+    names of ``Incident``'s attributes; no model instance, no whole related row."""
+
+    def __init__(self, values: dict) -> None:
+        service, team = values.pop("service__name"), values.pop("team__name")
+        first, last, username = (values.pop("assignee__first_name"), values.pop("assignee__last_name"),
+                                 values.pop("assignee__username"))
+        self.__dict__.update(values)
+        self.pk = values["id"]
+        self.service = Named(service)
+        self.team = Named(team) if values["team_id"] is not None else None
+        self.assignee = Person(first, last, username) if values["assignee_id"] is not None else None
+
+    def get_severity_display(self) -> str:
+        from .choices import Severity
+
+        return dict(Severity.choices).get(self.severity, self.severity)
+
+    def get_state_display(self) -> str:
+        return dict(IncidentState.choices).get(self.state, self.state)
+
+
+# What a queue row shows and what ``sla.sla_state`` reads of an incident.
+QUEUE_ROW_FIELDS = (
+    "id", "number", "title", "severity", "state", "confidential", "escalation_level",
+    "service_id", "team_id", "assignee_id", "detected_at", "acknowledged_at", "resolved_at", "updated_at",
+    "on_hold_since", "time_on_hold",
+    "response_due", "response_warning_due", "response_breached", "response_breached_at", "response_warned_at",
+    "resolution_due", "resolution_warning_due", "resolution_breached", "resolution_breached_at",
+    "resolution_warned_at",
+    "service__name", "team__name", "assignee__first_name", "assignee__last_name", "assignee__username",
+)
+
+
+def queue_rows(ids: list[int]) -> list[QueueRow]:
+    """The incidents ``ids`` as queue rows, in that order (one query of the listed columns)."""
+    rows = Incident.objects.filter(pk__in=ids).order_by().values(*QUEUE_ROW_FIELDS)  # ordered here, not sorted
+    found = {values["id"]: values for values in rows}
+    return [QueueRow(found[pk]) for pk in ids if pk in found]
 
 
 def order_by_urgency(incidents: QuerySet[Incident], *, descending: bool = False) -> QuerySet[Incident]:

@@ -22,7 +22,9 @@ from django.views.decorators.http import require_POST
 from django_tables2 import RequestConfig
 
 from opsdesk.exceptions import ConcurrentUpdate, DomainValidationError, TransitionNotAllowed
+from opsdesk.templatetags.opsdesk_format import format_person
 from opsdesk.web import add_domain_errors, run_action
+from opsdesk.widgets import options
 
 from . import services
 from .choices import OPEN_STATES, IncidentState, Severity
@@ -46,6 +48,7 @@ from .selectors import (
     incident_status_updates,
     incident_steps,
     incident_timeline,
+    incident_worker_names,
     order_by_urgency,
     queue_view,
     sla_policies_by_severity,
@@ -113,8 +116,10 @@ def incident_list(request):
     incidents = select_incidents(user=request.user)
     if view:
         incidents = queue_view(incidents, view, user=request.user, now=now)
+    # The filter's people and the bulk form's, read once (their names alone).
+    assignees = incident_worker_names()
     filterset = IncidentFilterSet(request.GET or None, queryset=incidents)
-    style_queue_filters(filterset.form)
+    style_queue_filters(filterset.form, assignees=assignees)
     table = IncidentTable(order_by_urgency(filterset.qs), now=now, user=request.user)  # ?sort= re-orders
     per_page = page_size(request.GET.get("per_page"))
     RequestConfig(request, paginate=False).configure(table)  # sorting; pages only of the sizes offered
@@ -139,7 +144,8 @@ def incident_list(request):
                 "acknowledge": request.user.has_perm(ACKNOWLEDGE),
                 "severity": request.user.has_perm(CHANGE_SEVERITY),
             },
-            "bulk_assignees": list(BulkActionForm(user=request.user).fields["assignee"].queryset) if can_work else [],
+            "bulk_assignee_options": options((pk, format_person(person)) for pk, person in assignees)
+            if can_work else "",
             "severities": Severity.choices,
         },
     )

@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cached_property
+from math import ceil
 
 from django.core.exceptions import FieldDoesNotExist, ValidationError
-from django.core.paginator import Page, Paginator
+from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
 from django.db import connections
 from django.db.models import Q, QuerySet
 from django_tables2.rows import BoundRows
@@ -53,10 +54,14 @@ def cheap_count(queryset: QuerySet, cap: int = COUNT_CAP) -> tuple[int, bool]:
     return max(int(plan[0]["Plan"]["Plan Rows"]), cap + 1), True
 
 
-def page_of(queryset: QuerySet, offset: int, limit: int) -> list:
+def page_of(queryset: QuerySet, offset: int, limit: int, *, ids_first: bool = False) -> list:
     """Rows ``offset``..``offset + limit`` of ``queryset`` in its order, in one query: the
-    subquery picks the ids (the ordering's columns alone), the outer query reads those rows."""
-    if offset == 0:
+    subquery picks the ids (the ordering's columns alone), the outer query reads those rows.
+
+    The first page is read directly unless ``ids_first``: an ordering by computed values (the
+    queue's urgency) sorts every matching row, and sorting the ids alone (an index-only scan
+    of a covering index) then reading the page's rows is cheaper than sorting full joined rows."""
+    if offset == 0 and not ids_first:
         return list(queryset[:limit])
     ids = queryset.values("pk")[offset : offset + limit]
     return list(queryset.filter(pk__in=ids))
@@ -151,11 +156,36 @@ class Keyset:
 # --- web tables ------------------------------------------------------------------------
 
 
+class EstimatedPage(Page):
+    """A page of an ``EstimatedPaginator``: whether a next page exists is known from the rows
+    read (one more than the page), not from an estimated count."""
+
+    def __init__(self, object_list, number, paginator, *, more: bool) -> None:
+        super().__init__(object_list, number, paginator)
+        self.more = more
+
+    def has_next(self) -> bool:
+        return self.more
+
+
 class EstimatedPaginator(Paginator):
-    """A Django paginator for large tables (django-tables2 ``paginator_class``): ``count`` is
-    ``cheap_count``'s (``count_estimated`` says whether it is an estimate) and a page at any
-    offset is ``page_of``'s single query. A django-tables2 table hands over its rows
-    (``BoundRows``), not the queryset: the queryset under them is the one counted and paged."""
+    """A Django paginator for large tables (django-tables2 ``paginator_class``, or given a queryset):
+    ``count`` is ``cheap_count``'s, exact up to ``count_cap`` rows (``count_estimated`` says whether
+    it is an estimate), and a page at any offset, the first included, is ``page_of``'s single
+    ids-first query (or, with ``rows``, the page's ids then ``rows(ids)``). A django-tables2 table
+    hands over its rows (``BoundRows``), not the queryset: the queryset under them is the one
+    counted and paged.
+
+    The planner's estimate may be short of the truth or beyond it, so pages never trust it:
+    any page from 1 may be asked for, each reads one row more than it shows to know whether
+    another follows, a page that proves more rows raises the count to what it proved, and a
+    page past the real end turns the count exact (one ``COUNT``, only then) and is
+    ``EmptyPage``, as Django's paginator says of a page past the last."""
+
+    def __init__(self, object_list, per_page, *args, count_cap: int = COUNT_CAP, rows=None, **kwargs) -> None:
+        super().__init__(object_list, per_page, *args, **kwargs)
+        self.count_cap = count_cap
+        self.rows = rows
 
     @cached_property
     def _queryset(self) -> QuerySet | None:
@@ -167,23 +197,54 @@ class EstimatedPaginator(Paginator):
     @cached_property
     def _counted(self) -> tuple[int, bool]:
         if self._queryset is not None:
-            return cheap_count(self._queryset)
+            return cheap_count(self._queryset, cap=self.count_cap)
         return len(self.object_list), False
 
-    @cached_property
+    @property
     def count(self) -> int:
         return self._counted[0]
+
+    @property
+    def num_pages(self) -> int:  # Django's, not cached: a page may raise the count
+        if self.count == 0 and not self.allow_empty_first_page:
+            return 0
+        return ceil(max(1, self.count - self.orphans) / self.per_page)
 
     @property
     def count_estimated(self) -> bool:
         return self._counted[1]
 
+    def validate_number(self, number) -> int:
+        if not self.count_estimated:
+            return super().validate_number(number)
+        try:
+            if isinstance(number, float) and not number.is_integer():
+                raise ValueError
+            number = int(number)
+        except (TypeError, ValueError) as exc:
+            raise PageNotAnInteger(self.error_messages["invalid_page"]) from exc
+        if number < 1:
+            raise EmptyPage(self.error_messages["min_page"])
+        return number
+
     def page(self, number) -> Page:
         number = self.validate_number(number)
         bottom = (number - 1) * self.per_page
-        if self._queryset is None:
-            return Page(list(self.object_list[bottom : bottom + self.per_page]), number, self)
-        rows = page_of(self._queryset, bottom, self.per_page)
+        queryset = self._queryset
+        if queryset is not None and self.rows is not None:
+            ids = list(queryset.values_list("pk", flat=True)[bottom : bottom + self.per_page + 1])
+            more, rows = len(ids) > self.per_page, self.rows(ids[: self.per_page])
+        else:
+            if queryset is not None:
+                rows = page_of(queryset, bottom, self.per_page + 1, ids_first=True)
+            else:
+                rows = list(self.object_list[bottom : bottom + self.per_page + 1])
+            more, rows = len(rows) > self.per_page, rows[: self.per_page]
+        if self.count_estimated:
+            if not rows and number > 1:
+                self._counted = (queryset.count(), False)  # past the end: count it
+                raise EmptyPage(self.error_messages["no_results"])
+            self._counted = (max(self.count, bottom + len(rows) + more), True)
         if isinstance(self.object_list, BoundRows):
             rows = BoundRows(data=rows, table=self.object_list.table, pinned_data=self.object_list.pinned_data)
-        return Page(rows, number, self)
+        return EstimatedPage(rows, number, self, more=more)

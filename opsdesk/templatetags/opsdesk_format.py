@@ -10,11 +10,18 @@ from datetime import date, datetime
 
 from django import template
 from django.utils import dateformat, timezone
+from django.utils.dates import MONTHS_3
 
 register = template.Library()
 
 DATETIME = "j M Y H:i"
 DATE = "j M Y"
+
+
+def _datetime_text(value: datetime, months=MONTHS_3) -> str:
+    """``dateformat.format(value, DATETIME)`` written out: the formatter is built anew per call, and a
+    list page formats a moment per row."""
+    return f"{value.day} {months[value.month].title()} {value.year:04d} {value.hour:02d}:{value.minute:02d}"
 
 
 def format_when(value) -> str:
@@ -24,10 +31,24 @@ def format_when(value) -> str:
     if isinstance(value, datetime):
         if timezone.is_aware(value):
             value = timezone.localtime(value)
-        return dateformat.format(value, DATETIME)
+        return _datetime_text(value)
     if isinstance(value, date):
         return dateformat.format(value, DATE)
     return str(value)
+
+
+def when_formatter():
+    """``format_when`` for the many moments of one page: the current time zone and the month
+    names (in the active language) read once, not per moment."""
+    zone = timezone.get_current_timezone()
+    months = {number: str(name) for number, name in MONTHS_3.items()}
+
+    def when(value) -> str:
+        if isinstance(value, datetime) and timezone.is_aware(value):
+            return _datetime_text(value.astimezone(zone), months)
+        return format_when(value)
+
+    return when
 
 
 def format_person(user) -> str:

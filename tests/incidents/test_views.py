@@ -360,10 +360,11 @@ def queries_for(client, url) -> int:
 
 
 # session, user, user perms, group perms, user roles (nav), the user's teams (My work and
-# "Assign to me"), COUNT, the page of rows (one query with service, team, assignee and
-# reporter), the SLA policies with their calendars (once for every row), the filter form's
-# choices: services, teams, people who work incidents; the bulk form's assignees; the
-# major-incident banner; the user's saved filters of the queue.
+# "Assign to me"), COUNT, the page's ids in the queue's order, the page's rows (the columns the
+# cells read, with the service's, team's and assignee's names), the SLA policies with their
+# calendars (once for every row), the filter form's choices: services, teams; the people who
+# work incidents (the filter's and the bulk form's assignees, read once); the major-incident
+# banner; the user's saved filters of the queue.
 QUEUE_QUERIES = 15
 # session, user, user perms, group perms, user roles (nav), the incident (joined), its SLA
 # policy with its calendar, content type (unless cached), transition log, notes, notifications,
