@@ -42,18 +42,38 @@ class PageSerializer(serializers.ListSerializer):
             column = columns.get(field.source) if len(field.source_attrs) == 1 else None
             if column is not None:
                 if isinstance(field, RelatedField) and field.use_pk_only_optimization():
-                    read = partial(_related_id, column.attname)
+                    if _renders_pk(field):  # its id as itself: no PKOnlyObject to wrap and unwrap
+                        read, render = attrgetter(column.attname), _same
+                    else:
+                        read = partial(_related_id, column.attname)
                 elif type(field).get_attribute is serializers.Field.get_attribute and not column.is_relation:
                     read = attrgetter(column.attname)
-            if type(field).to_representation is serializers.BooleanField.to_representation:
+            method = type(field).to_representation
+            if method is serializers.IntegerField.to_representation:
+                render = int  # what DRF's method returns, without its frame
+            elif method is serializers.CharField.to_representation:
+                render = str
+            elif method is serializers.BooleanField.to_representation:
                 render = partial(_boolean, render)
-            elif type(field).to_representation is serializers.DateTimeField.to_representation and _iso(field):
+            elif method is serializers.DateTimeField.to_representation and _iso(field):
                 # The time zone of the response, looked up once for the page rather than per value.
                 zone = field.timezone if hasattr(field, "timezone") else field.default_timezone()
                 if zone is not None:
                     render = partial(_iso_datetime, zone, field.to_representation)
             readers.append((field.field_name, read, render))
         return readers
+
+
+def _renders_pk(field: RelatedField) -> bool:
+    """``PrimaryKeyRelatedField.to_representation`` of a PKOnlyObject is its pk, unchanged."""
+    return (
+        type(field).to_representation is serializers.PrimaryKeyRelatedField.to_representation
+        and field.pk_field is None
+    )
+
+
+def _same(value):
+    return value
 
 
 def _related_id(attname: str, row) -> PKOnlyObject:
@@ -85,8 +105,10 @@ def _render(row, readers) -> dict:
             value = read(row)
         except SkipField:
             continue
-        empty = (value.pk if isinstance(value, PKOnlyObject) else value) is None
-        data[name] = None if empty else render(value)
+        if value is None or (isinstance(value, PKOnlyObject) and value.pk is None):
+            data[name] = None
+        else:
+            data[name] = render(value)
     return data
 
 
