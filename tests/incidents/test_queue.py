@@ -34,11 +34,6 @@ def frozen():
         yield traveller
 
 
-@pytest.fixture
-def desk(user_in_role):
-    return user_in_role(Role.SERVICE_DESK, username="desk")
-
-
 def ago(**delta) -> datetime:
     return NOW - timedelta(**delta)
 
