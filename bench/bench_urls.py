@@ -24,6 +24,22 @@ def bare_values(request):
     return JsonResponse({"results": rows})
 
 
+def _api_columns() -> list[str]:
+    """The incident columns the list API shows (its fields that are columns; relations by their id)."""
+    from incidents.api.serializers import IncidentSerializer
+
+    columns = {f.name: f.attname for f in Incident._meta.concrete_fields}
+    return [columns[name] for name in IncidentSerializer.Meta.fields if name in columns]
+
+
+@login_required
+def bare_values_api_columns(request):
+    """The same 50 rows with every column the list API shows (for information beside ``bare_values``)."""
+    size = min(int(request.GET.get("page_size", 50)), 200)
+    rows = list(Incident.objects.order_by("-detected_at", "-id").values(*_api_columns())[:size])
+    return JsonResponse({"results": rows})
+
+
 @login_required
 def layout_only(request):
     """OpsDesk's base layout (navigation, messages, static assets) around an empty page: what the
@@ -31,4 +47,9 @@ def layout_only(request):
     return render(request, "base.html", {})
 
 
-urlpatterns = [path("bench/values/", bare_values), path("bench/layout/", layout_only), *opsdesk_urlpatterns]
+urlpatterns = [
+    path("bench/values/", bare_values),
+    path("bench/values-api-columns/", bare_values_api_columns),
+    path("bench/layout/", layout_only),
+    *opsdesk_urlpatterns,
+]
