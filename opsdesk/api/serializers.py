@@ -2,7 +2,6 @@
 
 import copy
 import threading
-import weakref
 from collections.abc import Callable
 from datetime import datetime
 from functools import partial
@@ -62,7 +61,7 @@ class FieldPlan:
     readers of the fields that may read the context are made per request from copies of the
     plan's fields bound to that request's serializer."""
 
-    _plans: "weakref.WeakKeyDictionary[type, FieldPlan | None]" = weakref.WeakKeyDictionary()
+    _plans: "dict[type, FieldPlan | None]" = {}  # per class, for the process (the classes are made at import)
     _lock = threading.Lock()
 
     def __init__(self, serializer_class: type[serializers.Serializer]):

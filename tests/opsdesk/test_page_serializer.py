@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-import weakref
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -36,7 +35,7 @@ LIST = "/api/v1/incidents/"
 def plans(monkeypatch) -> dict:
     """No plan built before the test (nor kept after it); ``plans["built"]`` lists the classes
     whose plan was built, in order."""
-    monkeypatch.setattr(FieldPlan, "_plans", weakref.WeakKeyDictionary())
+    monkeypatch.setattr(FieldPlan, "_plans", {})
     built: list[type] = []
     build = FieldPlan.__init__
 
