@@ -16,8 +16,12 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
 from django.db import models, transaction
+from django.db.models.base import ModelState
+from django.db.models.fields.related_descriptors import ForeignKeyDeferredAttribute
+from django.db.models.query_utils import DeferredAttribute
+from django.db.models.signals import post_init, pre_init
 from django.utils import timezone
-from django_fsm import ConcurrentTransition, ConcurrentTransitionMixin, FSMFieldMixin
+from django_fsm import ConcurrentTransition, ConcurrentTransitionMixin, FSMFieldDescriptor, FSMFieldMixin
 
 from . import events
 from .exceptions import ConcurrentUpdate, TransitionNotAllowed
@@ -52,6 +56,29 @@ class WorkflowModel(ConcurrentTransitionMixin, models.Model):
         if adding and not self.number:
             self.number = f"{self.NUMBER_PREFIX}-{self.pk:06d}"
             type(self)._default_manager.filter(pk=self.pk).update(number=self.number)
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        """A row read from the database, as ``Model.from_db`` makes it, without the walk of
+        ``Model.__init__`` through every field's descriptor: when each column's descriptor only
+        stores the value in the instance's ``__dict__`` (``_plain_columns``) and nothing listens
+        to ``pre_init``, the row's values go into the ``__dict__`` at once. ``post_init`` is sent
+        and django-fsm's initial states are taken as ``__init__`` would (list pages read tens of
+        rows of 49 columns)."""
+        attnames = _plain_columns(cls)
+        if attnames is None or pre_init.has_listeners(cls):
+            return super().from_db(db, field_names, values)
+        new = cls.__new__(cls)
+        new._state = state = ModelState()  # adding and no database, as post_init's receivers see it in __init__
+        if len(values) == len(attnames):
+            new.__dict__.update(zip(attnames, values, strict=True))
+        else:  # deferred columns are left out, as __init__ leaves them
+            new.__dict__.update(zip([name for name in attnames if name in field_names], values, strict=True))
+        post_init.send(sender=cls, instance=new)
+        new._update_initial_state()
+        state.adding = False
+        state.db = db
+        return new
 
     @property
     def state_fields(self) -> tuple:
@@ -97,6 +124,25 @@ class WorkflowModel(ConcurrentTransitionMixin, models.Model):
 @cache
 def _state_fields(model: type[models.Model]) -> tuple:
     return tuple(field for field in model._meta.fields if isinstance(field, FSMFieldMixin))
+
+
+@cache
+def _plain_columns(model: type[models.Model]) -> tuple[str, ...] | None:
+    """The attribute names of ``model``'s columns, when setting each in ``__init__`` only stores
+    it in the instance's ``__dict__`` (Django's plain and foreign-key columns, django-fsm's
+    state fields without proxy classes); None when a descriptor does more."""
+    attnames = []
+    for field in model._meta.concrete_fields:
+        descriptor = next((klass.__dict__[field.attname] for klass in model.__mro__ if field.attname in klass.__dict__),
+                          None)
+        if type(descriptor) in (DeferredAttribute, ForeignKeyDeferredAttribute):
+            pass
+        elif type(descriptor) is FSMFieldDescriptor and not field.state_proxy and field.name == field.attname:
+            pass  # it refuses a second assignment (protected) and may change the class (a proxy): neither here
+        else:
+            return None
+        attnames.append(field.attname)
+    return tuple(attnames)
 
 
 def available_transitions_page(rows, user: User) -> dict[int, list[str]]:
