@@ -12,7 +12,7 @@ Per clock and batch (at most ``BATCH`` incidents, oldest deadline first):
    escalation; on SQLite a second UPDATE);
 2. one SELECT of the claimed incidents with their team, service and assignee, and the
    recipients of all of them in five queries (``notify.prefetched``);
-3. one INSERT of the transition log entries (``escalate``), one INSERT … ON CONFLICT DO
+3. one INSERT of the transition log entries (``escalate``; ``workflow.log_many``), one INSERT … ON CONFLICT DO
    NOTHING of every outbox row (``notifications.notify_many``: still one row per recipient
    and event, deduplicated by key), one UPDATE ticking the checklist step "notify the team";
 4. after commit, one delivery task per queue (one publish per batch, not per row).
@@ -31,6 +31,7 @@ from django.db import connection, transaction
 from opsdesk.models import TransitionLog
 from opsdesk.notifications import notify_many
 from opsdesk.rollups import announce_bulk_update
+from opsdesk.workflow import log_many
 
 from . import notify, sla
 from .choices import OPEN_STATES, SLAClockName, StepKey
@@ -203,8 +204,7 @@ def _breach_batch(clock: str, candidates, now: datetime) -> tuple[int, bool]:
                     comment=f"level {level} ({notify.ESCALATION_TIERS[level]}): {reason}", timestamp=now,
                 ))
                 messages.append(notify.escalation_message(incident, level=level, reason=reason))
-            if logs:
-                TransitionLog.objects.bulk_create(logs)
+            log_many(logs)
             written = notify_many(messages)
             _tick_team_notified({incident.pk: incident for incident in incidents}, written)
         return len(claimed), more

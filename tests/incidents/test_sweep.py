@@ -64,7 +64,7 @@ def outbox() -> list[tuple]:
 
 def escalations() -> list[tuple]:
     return sorted(TransitionLog.objects.filter(transition="escalate").values_list(
-        "object_id", "object_number", "from_state", "to_state", "comment", "user_id",
+        "object_id", "object_number", "from_state", "to_state", "comment", "user_id", "content_type_id", "timestamp",
     ))
 
 
