@@ -18,7 +18,8 @@ Per clock and batch (at most ``BATCH`` incidents, oldest deadline first):
 4. after commit, one delivery task per queue (one publish per batch, not per row).
 
 Each batch is one transaction: it commits whole or not at all. An idle sweep runs one UPDATE per
-clock (partial indexes make each an index probe: bench/NOTES.md).
+clock (partial indexes make each an index probe: bench/NOTES.md). Wherever a batch filters by its
+claimed ids, they travel as one array parameter on PostgreSQL (``opsdesk.selectors.many_ids``).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from django.db import connection, transaction
 from opsdesk.models import TransitionLog
 from opsdesk.notifications import notify_many
 from opsdesk.rollups import announce_bulk_update
+from opsdesk.selectors import many_ids
 from opsdesk.workflow import log_many
 
 from . import notify, sla
@@ -152,7 +154,7 @@ _READ = ("number", "title", "severity", "state", "confidential", "service", "tea
 def _load(ids: list[int]) -> list[Incident]:
     """The incidents with their team, service and assignee: one query each, one instance per team
     (or service, or person) shared by its incidents rather than one per row of a join."""
-    rows = Incident.objects.prefetch_related("team", "service", "assignee").only(*_READ).filter(pk__in=ids)
+    rows = Incident.objects.prefetch_related("team", "service", "assignee").only(*_READ).filter(many_ids("pk", ids))
     by_id = {incident.pk: incident for incident in rows}
     return [by_id[pk] for pk in ids if pk in by_id]
 
