@@ -9,6 +9,8 @@ all come through here.
 
 from __future__ import annotations
 
+import json
+from datetime import date, datetime
 from functools import cache
 from typing import Any, ClassVar
 
@@ -233,11 +235,12 @@ def log_transition(
 
 
 def log_many(entries: list[TransitionLog]) -> None:
-    """Append many entries at once (the SLA sweep's escalations): on PostgreSQL one ``INSERT … SELECT``
-    from ``unnest`` of one array per column, a dozen parameters however many entries (a multi-row
-    ``VALUES`` takes one per column and entry, 45 000 for 5 000 entries, each sent, parsed and
-    planned); elsewhere ``bulk_create``. The entries get no ids back (none of their callers reads
-    one)."""
+    """Append many entries at once (the SLA sweep's escalations). On PostgreSQL one ``INSERT … SELECT``
+    from one JSON array of the rows, typed by the table's own row type (``json_populate_recordset``):
+    one parameter however many entries. A multi-row ``VALUES`` takes one parameter per column and
+    entry (45 000 for 5 000 entries, each rendered, sent, parsed and planned), and arrays per column
+    are rendered element by element by psycopg (~0.12 s for 5 000 entries); the JSON is encoded in C.
+    Elsewhere ``bulk_create``. The entries get no ids back (none of their callers reads one)."""
     if not entries:
         return
     connection = connections[router.db_for_write(TransitionLog)]
@@ -245,12 +248,28 @@ def log_many(entries: list[TransitionLog]) -> None:
         TransitionLog.objects.bulk_create(entries)
         return
     fields = [f for f in TransitionLog._meta.concrete_fields if not f.primary_key]
-    columns = [[f.get_db_prep_save(f.pre_save(entry, True), connection) for entry in entries] for f in fields]
-    names = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    arrays = ", ".join(f"%s::{f.cast_db_type(connection)}[]" for f in fields)
+    rows = [{f.column: _prepared(f, entry, connection) for f in fields} for entry in entries]
+    table, names = TransitionLog._meta.db_table, ", ".join(connection.ops.quote_name(f.column) for f in fields)
     with connection.cursor() as cursor:
-        cursor.execute(f"INSERT INTO {TransitionLog._meta.db_table} ({names}) SELECT * FROM unnest({arrays})",  # noqa: S608
-                       columns)
+        cursor.execute(f"INSERT INTO {table} ({names}) SELECT {names} "  # noqa: S608 - table and column names only
+                       f"FROM json_populate_recordset(NULL::{table}, %s::json)", [json.dumps(rows, default=_iso)])
+
+
+_PLAIN = frozenset({int, str, type(None)})  # what a field's preparation for the database leaves as it is
+
+
+def _prepared(field, entry, connection):
+    """``field``'s value of ``entry`` as ``bulk_create`` sends it (``pre_save``, ``get_db_prep_save``),
+    without the preparation's calls for the plain values it returns unchanged (45 000 calls, 0.15 s
+    for 5 000 entries)."""
+    value = field.pre_save(entry, True)
+    return value if type(value) in _PLAIN else field.get_db_prep_save(value, connection)
+
+
+def _iso(value) -> str:
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def transition_history(obj: models.Model):

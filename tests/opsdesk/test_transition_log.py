@@ -109,7 +109,7 @@ def test_many_entries_are_appended_in_one_statement_as_written(django_assert_num
 
     service, person = ServiceFactory(), UserFactory()
     content_type = ContentType.objects.get_for_model(Service)
-    at = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+    at = datetime(2026, 3, 2, 9, 30, 12, 345678, tzinfo=UTC)  # microseconds kept
     entries = [
         TransitionLog(content_type=content_type, object_id=service.pk, object_number=f"INC-{i:06d}",
                       transition="escalate", from_state="detected", to_state="detected",
