@@ -154,7 +154,8 @@ _READ = ("number", "title", "severity", "state", "confidential", "service", "tea
 def _load(ids: list[int]) -> list[Incident]:
     """The incidents with their team, service and assignee: one query each, one instance per team
     (or service, or person) shared by its incidents rather than one per row of a join."""
-    rows = Incident.objects.prefetch_related("team", "service", "assignee").only(*_READ).filter(many_ids("pk", ids))
+    rows = (Incident.objects.prefetch_related("team", "service", "assignee").only(*_READ)
+            .filter(many_ids("pk", ids)).order_by())  # ordered below, by ``ids``
     by_id = {incident.pk: incident for incident in rows}
     return [by_id[pk] for pk in ids if pk in by_id]
 

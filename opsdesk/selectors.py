@@ -25,6 +25,11 @@ class _AmongIds(Lookup):
             return In(self.lhs, self.rhs).as_sql(compiler, connection)
         lhs_sql, lhs_params = self.process_lhs(compiler, connection)
         field = self.lhs.output_field
+        if all(type(value) is int for value in self.rhs):
+            # Integers as one array literal, cast by the server: psycopg renders a list element by
+            # element (10 ms for 5 000 ids), a string at once.
+            literal = "{" + ",".join(map(str, self.rhs)) + "}"
+            return f"{lhs_sql} = ANY(%s::{field.cast_db_type(connection)}[])", [*lhs_params, literal]
         return f"{lhs_sql} = ANY(%s)", [*lhs_params, [field.get_db_prep_value(v, connection) for v in self.rhs]]
 
 

@@ -36,3 +36,15 @@ def test_it_serves_updates_and_a_foreign_key_and_no_ids_match_nothing():
     with CaptureQueriesContext(connection) as captured:
         assert list(Service.objects.filter(many_ids("pk", []))) == []
     assert captured.captured_queries == []
+
+
+def test_other_values_than_integers_travel_as_an_array_too():
+    from opsdesk import notifications
+    from opsdesk.models import Notification
+
+    for key in ("a", "b'; --", "c"):
+        notifications.notify(recipients=[notifications.email("ops@example.test")], subject="s", body="b",
+                             dedupe_key=key)
+    keys = ["b'; --|email|ops@example.test", "c|email|ops@example.test", "z"]
+    found = Notification.objects.filter(many_ids("dedupe_key", keys)).values_list("dedupe_key", flat=True)
+    assert sorted(found) == keys[:2]
