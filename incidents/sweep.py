@@ -2,7 +2,9 @@
 
 Per clock and batch (at most ``BATCH`` incidents, oldest deadline first):
 
-1. claim: one conditional UPDATE of the candidate ids that are not yet flagged. The condition is
+1. claim: one conditional UPDATE of the candidate ids that are not yet flagged. It reads one
+   candidate more than it claims, so that a full batch knows whether another is due: exactly
+   ``BATCH`` crossings make one batch, not a second, empty one. The condition is
    re-checked on the locked row, so two sweeps at once never claim an incident twice (PostgreSQL
    re-evaluates it after waiting for the other's lock; SQLite has one writer). This is the
    exactly-once guarantee of the per-row version. Breaches raise, in the same UPDATE on PostgreSQL,
@@ -10,13 +12,14 @@ Per clock and batch (at most ``BATCH`` incidents, oldest deadline first):
    escalation; on SQLite a second UPDATE);
 2. one SELECT of the claimed incidents with their team, service and assignee, and the
    recipients of all of them in five queries (``notify.prefetched``);
-3. one INSERT of the transition log entries (``escalate``), one INSERT … ON CONFLICT DO
+3. one INSERT of the transition log entries (``escalate``; ``workflow.log_many``), one INSERT … ON CONFLICT DO
    NOTHING of every outbox row (``notifications.notify_many``: still one row per recipient
    and event, deduplicated by key), one UPDATE ticking the checklist step "notify the team";
 4. after commit, one delivery task per queue (one publish per batch, not per row).
 
 Each batch is one transaction: it commits whole or not at all. An idle sweep runs one UPDATE per
-clock (partial indexes make each an index probe: bench/NOTES.md).
+clock (partial indexes make each an index probe: bench/NOTES.md). Wherever a batch filters by its
+claimed ids, they travel as one array parameter on PostgreSQL (``opsdesk.selectors.many_ids``).
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from django.db import connection, transaction
 from opsdesk.models import TransitionLog
 from opsdesk.notifications import notify_many
 from opsdesk.rollups import announce_bulk_update
+from opsdesk.selectors import many_ids
+from opsdesk.workflow import log_many
 
 from . import notify, sla
 from .choices import OPEN_STATES, SLAClockName, StepKey
@@ -53,7 +58,8 @@ def _sql(candidates) -> tuple[str, list]:
 
 
 def _first_of_arms(arms: list, due: str) -> tuple[str, list]:
-    """The ids of the ``BATCH`` rows of ``arms`` with the oldest ``due``: each arm ordered and cut
+    """``(pk, due)`` of the ``BATCH + 1`` rows of ``arms`` with the oldest ``due`` (one more than a
+    batch: see ``_candidates``): each arm ordered and cut
     on its own, then merged (``UNION``: a row two arms find counts once). Each arm is then an index
     scan of its partial index, not a bitmap scan of all of them: it stops at the first row past now,
     and it marks the entries of rows deleted or flagged since as dead in the index as it meets them,
@@ -61,27 +67,45 @@ def _first_of_arms(arms: list, due: str) -> tuple[str, list]:
     estimates of them choose a parallel plan: bench/NOTES.md)."""
     parts, params = [], []
     for number, arm in enumerate(arms):
-        sql, arm_params = arm.order_by(due).values("pk", due)[:BATCH].query.sql_with_params()
+        sql, arm_params = arm.order_by(due).values("pk", due)[:BATCH + 1].query.sql_with_params()
         parts.append(f"SELECT * FROM ({sql}) AS arm{number}")  # noqa: S608 - generated SQL only
         params.extend(arm_params)
-    return f"SELECT pk FROM ({' UNION '.join(parts)}) AS arms ORDER BY {due} LIMIT {BATCH}", params  # noqa: S608
+    sql = f"SELECT pk, {due} FROM ({' UNION '.join(parts)}) AS arms ORDER BY {due} LIMIT {BATCH + 1}"  # noqa: S608
+    return sql, params
 
 
-def _claim(candidates, set_sql: str, set_params: list, guard_sql: str) -> list[tuple[int, str]]:
-    """One conditional UPDATE over the candidate ids; ``(id, state)`` of the rows it changed."""
+def _candidates(candidates, due: str) -> tuple[str, list, str, str]:
+    """The pieces of a claim over ``candidates`` (``(pk, due)`` of up to ``BATCH + 1`` rows): the
+    ``WITH`` clause naming them, its parameters, the condition on ``id`` of the first ``BATCH`` of
+    them, and an expression that is true when there were more (another batch is due). Reading one
+    more than a batch is how a full batch tells "that was all" from "more remain" without a second
+    round that finds nothing. ``MATERIALIZED``: the candidates are read once, before any row is
+    claimed (SQLite would otherwise count them again in ``RETURNING``, when the claimed ones no longer
+    qualify; PostgreSQL materializes a CTE read twice anyway and reads it in the statement's snapshot)."""
     select_sql, select_params = _sql(candidates)
+    first = f"id IN (SELECT pk FROM candidates ORDER BY {due} LIMIT {BATCH})"  # noqa: S608 - names only
+    more = f"(SELECT count(*) FROM candidates) > {BATCH}"  # noqa: S608 - names only
+    return f"WITH candidates AS MATERIALIZED ({select_sql}) ", select_params, first, more
+
+
+def _claim(candidates, due: str, set_sql: str, set_params: list, guard_sql: str) -> tuple[list[tuple[int, str]], bool]:
+    """One conditional UPDATE over the first ``BATCH`` candidate ids; ``(id, state)`` of the rows it
+    changed, and whether more candidates remain."""
+    with_sql, with_params, ids_sql, more_sql = _candidates(candidates, due)
     table = Incident._meta.db_table
-    sql = (f"UPDATE {table} SET {set_sql} WHERE id IN ({select_sql}) AND {guard_sql} "  # noqa: S608 - names only
-           "RETURNING id, state")
+    sql = (f"{with_sql}UPDATE {table} SET {set_sql} WHERE {ids_sql} AND {guard_sql} "  # noqa: S608 - names only
+           f"RETURNING id, state, {more_sql}")
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*set_params, *select_params])
-        return cursor.fetchall()
+        cursor.execute(sql, [*with_params, *set_params])
+        rows = cursor.fetchall()
+    return [(pk, state) for pk, state, _more in rows], bool(rows and rows[0][2])
 
 
-def _claim_and_escalate(candidates, set_sql: str, set_params: list, guard_sql: str,
-                        now: datetime) -> list[tuple[int, str, int | None]]:
+def _claim_and_escalate(candidates, due: str, set_sql: str, set_params: list, guard_sql: str,
+                        now: datetime) -> tuple[list[tuple[int, str, int | None]], bool]:
     """Claim the breaches and raise the level of the open ones below the top tier by one (the same
-    conditional raise as a manual escalation); ``(id, state, new level or None)`` per claimed row.
+    conditional raise as a manual escalation); ``(id, state, new level or None)`` per claimed row,
+    and whether more candidates remain.
 
     PostgreSQL: one statement. The CTE locks the candidates still unflagged (``FOR UPDATE`` re-reads a
     row another transaction changed meanwhile, so ``level_before`` is the level being raised), the
@@ -90,21 +114,23 @@ def _claim_and_escalate(candidates, set_sql: str, set_params: list, guard_sql: s
     table = Incident._meta.db_table
     open_states = [str(state) for state in OPEN_STATES]
     if connection.vendor != "postgresql":
-        claimed = _claim(candidates, set_sql, set_params, guard_sql)
+        claimed, more = _claim(candidates, due, set_sql, set_params, guard_sql)
         levels = _escalate([pk for pk, state in claimed if state in OPEN_STATES], now)
-        return [(pk, state, levels.get(pk)) for pk, state in claimed]
-    select_sql, select_params = _sql(candidates)
+        return [(pk, state, levels.get(pk)) for pk, state in claimed], more
+    with_sql, with_params, ids_sql, more_sql = _candidates(candidates, due)
     sql = (
-        f"WITH claimed AS (SELECT id, escalation_level AS level_before FROM {table} "  # noqa: S608 - names only
-        f"WHERE id IN ({select_sql}) AND {guard_sql} FOR UPDATE) "
+        f"{with_sql}, claimed AS (SELECT id, escalation_level AS level_before FROM {table} "  # noqa: S608 - names only
+        f"WHERE {ids_sql} AND {guard_sql} FOR UPDATE) "
         f"UPDATE {table} SET {set_sql}, escalation_level = CASE WHEN {table}.state = ANY(%s) "
         f"AND {table}.escalation_level < %s THEN {table}.escalation_level + 1 ELSE {table}.escalation_level END "
         f"FROM claimed WHERE {table}.id = claimed.id "
-        f"RETURNING {table}.id, {table}.state, {table}.escalation_level, claimed.level_before"
+        f"RETURNING {table}.id, {table}.state, {table}.escalation_level, claimed.level_before, {more_sql}"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*select_params, *set_params, open_states, notify.MAX_ESCALATION_LEVEL])
-        return [(pk, state, level if level > before else None) for pk, state, level, before in cursor.fetchall()]
+        cursor.execute(sql, [*with_params, *set_params, open_states, notify.MAX_ESCALATION_LEVEL])
+        rows = cursor.fetchall()
+    claimed = [(pk, state, level if level > before else None) for pk, state, level, before, _more in rows]
+    return claimed, bool(rows and rows[0][4])
 
 
 def _escalate(ids: list[int], now: datetime) -> dict[int, int]:
@@ -128,7 +154,8 @@ _READ = ("number", "title", "severity", "state", "confidential", "service", "tea
 def _load(ids: list[int]) -> list[Incident]:
     """The incidents with their team, service and assignee: one query each, one instance per team
     (or service, or person) shared by its incidents rather than one per row of a join."""
-    rows = Incident.objects.prefetch_related("team", "service", "assignee").only(*_READ).filter(pk__in=ids)
+    rows = (Incident.objects.prefetch_related("team", "service", "assignee").only(*_READ)
+            .filter(many_ids("pk", ids)).order_by())  # ordered below, by ``ids``
     by_id = {incident.pk: incident for incident in rows}
     return [by_id[pk] for pk in ids if pk in by_id]
 
@@ -146,17 +173,17 @@ def _tick_team_notified(incidents: dict[int, Incident], written) -> None:
         observe(notified, [StepKey.TEAM_NOTIFICATION])
 
 
-def _breach_batch(clock: str, candidates, now: datetime) -> int:
+def _breach_batch(clock: str, candidates, now: datetime) -> tuple[int, bool]:
     names = sla.clock_fields(clock)
     label = SLAClockName(clock).label
     with transaction.atomic(savepoint=False):  # one batch, one transaction (no savepoint of its own)
-        claimed = _claim_and_escalate(
-            candidates,
+        claimed, more = _claim_and_escalate(
+            candidates, names.due,
             f"{names.breached} = %s, {names.breached_at} = {names.due}, updated_at = %s", [True, now],
             f"{names.breached} = {_false()}", now,
         )
         if not claimed:
-            return 0
+            return 0, more
         # The breach flags are figures of the day each incident was detected (the SLA-met rates).
         announce_bulk_update(Incident, [pk for pk, _state, _level in claimed])
         levels = {pk: level for pk, _state, level in claimed if level is not None}
@@ -180,22 +207,21 @@ def _breach_batch(clock: str, candidates, now: datetime) -> int:
                     comment=f"level {level} ({notify.ESCALATION_TIERS[level]}): {reason}", timestamp=now,
                 ))
                 messages.append(notify.escalation_message(incident, level=level, reason=reason))
-            if logs:
-                TransitionLog.objects.bulk_create(logs)
+            log_many(logs)
             written = notify_many(messages)
             _tick_team_notified({incident.pk: incident for incident in incidents}, written)
-        return len(claimed)
+        return len(claimed), more
 
 
-def _warn_batch(clock: str, candidates, now: datetime) -> int:
+def _warn_batch(clock: str, candidates, now: datetime) -> tuple[int, bool]:
     names = sla.clock_fields(clock)
     with transaction.atomic(savepoint=False):  # one batch, one transaction (no savepoint of its own)
-        claimed = _claim(
-            candidates, f"{names.warned_at} = %s, updated_at = %s", [now, now],
+        claimed, more = _claim(
+            candidates, names.warning_due, f"{names.warned_at} = %s, updated_at = %s", [now, now],
             f"{names.warned_at} IS NULL AND {names.breached} = {_false()}",
         )
         if not claimed:
-            return 0
+            return 0, more
         incidents = _load([pk for pk, _state in claimed])
         label = SLAClockName(clock).label
         with notify.prefetched({incident.team for incident in incidents}):
@@ -207,15 +233,15 @@ def _warn_batch(clock: str, candidates, now: datetime) -> int:
                     key=f"{clock}-warning:{due.isoformat()}",
                 ))
             notify_many(messages)
-        return len(claimed)
+        return len(claimed), more
 
 
 def _batches(act, clock: str, candidates, now: datetime) -> int:
     done = 0
     for _ in range(MAX_BATCHES):
-        found = act(clock, candidates, now)
+        found, more = act(clock, candidates, now)
         done += found
-        if found < BATCH:
+        if not (found and more):
             break
     return done
 
@@ -228,5 +254,6 @@ def breach_all(clock: str, arms: list, now: datetime) -> int:
 
 def warn_all(clock: str, queryset, now: datetime) -> int:
     """Send every warning ``queryset`` finds, once; how many incidents were warned."""
-    candidates = queryset.order_by(sla.clock_fields(clock).warning_due).values("pk")[:BATCH]
+    due = sla.clock_fields(clock).warning_due
+    candidates = queryset.order_by(due).values("pk", due)[:BATCH + 1]
     return _batches(_warn_batch, clock, candidates, now)

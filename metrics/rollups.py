@@ -56,7 +56,6 @@ from django.db.models import (
     Sum,
     Value,
 )
-from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast, Coalesce, Floor, Ln, TruncDate
 from django.db.models.signals import post_delete, post_init, post_save
 from django.utils import timezone
@@ -64,6 +63,7 @@ from django.utils import timezone
 from incidents.choices import IncidentState
 from incidents.models import Incident
 from opsdesk.rollups import rows_updated
+from opsdesk.selectors import many_ids
 
 from .models import DeliveryRollup, IncidentHistogram, IncidentRollup, IncidentScopeRollup, RollupState, StaleDay
 
@@ -534,10 +534,7 @@ def _bulk_updated(sender, ids, **kwargs):
     from .definitions import local_midnight, local_today
 
     midnight = local_midnight(local_today())
-    if connection.vendor == "postgresql":  # one array parameter, not one per id (a sweep announces thousands)
-        rows = Incident.objects.filter(pk__in=RawSQL("SELECT unnest(%s::bigint[])", [list(ids)])).order_by()
-    else:
-        rows = Incident.objects.filter(pk__in=ids).order_by()
+    rows = Incident.objects.filter(many_ids("pk", ids)).order_by()  # a sweep announces thousands
     detected = rows.filter(detected_at__lt=midnight).annotate(day=_local_day("detected_at")).values("day")
     resolved = rows.filter(resolved_at__lt=midnight).annotate(day=_local_day("resolved_at")).values("day")
     days_sql, params = detected.union(resolved).query.sql_with_params()

@@ -1,10 +1,44 @@
-"""Reads of the kernel: the desk's front-page figures."""
+"""Reads of the kernel: the desk's front-page figures, and a filter by thousands of ids."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db.models import Count, Q, QuerySet
+from django.core.exceptions import EmptyResultSet
+from django.db.models import Count, F, Lookup, Q, QuerySet
+from django.db.models.lookups import In
+
+
+class _AmongIds(Lookup):
+    """``lhs IN ids``; on PostgreSQL ``lhs = ANY(%s)`` with the ids as one array parameter."""
+
+    lookup_name = "among_ids"
+    prepare_rhs = False
+
+    def get_prep_lookup(self):
+        return list(self.rhs)  # prepared in ``as_sql``, once ``lhs`` is resolved to its column
+
+    def as_sql(self, compiler, connection):
+        if not self.rhs:
+            raise EmptyResultSet
+        if connection.vendor != "postgresql":
+            return In(self.lhs, self.rhs).as_sql(compiler, connection)
+        lhs_sql, lhs_params = self.process_lhs(compiler, connection)
+        field = self.lhs.output_field
+        if all(type(value) is int for value in self.rhs):
+            # Integers as one array literal, cast by the server: psycopg renders a list element by
+            # element (10 ms for 5 000 ids), a string at once.
+            literal = "{" + ",".join(map(str, self.rhs)) + "}"
+            return f"{lhs_sql} = ANY(%s::{field.cast_db_type(connection)}[])", [*lhs_params, literal]
+        return f"{lhs_sql} = ANY(%s)", [*lhs_params, [field.get_db_prep_value(v, connection) for v in self.rhs]]
+
+
+def many_ids(field: str, ids: Iterable[int]) -> Lookup:
+    """The condition "``field`` is one of ``ids``", for ``filter()``, when the ids may be thousands
+    (what a set-based sweep claimed): on PostgreSQL one array parameter (``= ANY(%s)``) to send,
+    parse and plan, not one placeholder and one constant per id; elsewhere Django's ``IN``.
+    ``Incident.objects.filter(many_ids("pk", ids))``."""
+    return _AmongIds(F(field), list(ids))
 
 
 def active_services(keep: Iterable[int] = ()) -> QuerySet:

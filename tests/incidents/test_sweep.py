@@ -12,7 +12,7 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from incidents import notify, services, sla
+from incidents import notify, services, sla, sweep
 from incidents.choices import OPEN_STATES, SLAClockName
 from incidents.models import Incident
 from metrics.models import StaleDay
@@ -64,21 +64,49 @@ def outbox() -> list[tuple]:
 
 def escalations() -> list[tuple]:
     return sorted(TransitionLog.objects.filter(transition="escalate").values_list(
-        "object_id", "object_number", "from_state", "to_state", "comment", "user_id",
+        "object_id", "object_number", "from_state", "to_state", "comment", "user_id", "content_type_id", "timestamp",
     ))
 
 
+def swept_statements(count: int, service, other_service, team) -> list[str]:
+    """The statements of one sweep over ``count + 1`` crossings of each clock (``make_crossings``)."""
+    Incident.objects.all().delete()
+    made = make_crossings(count, service, other_service, team)
+    with CaptureQueriesContext(connection) as captured:
+        done = services.sla_sweep(SWEPT_AT)
+    assert (done["response_breached"], done["resolution_breached"]) == (count + 1, count + 1)
+    assert Notification.objects.filter(object_id__in=[i.pk for i in made]).count() > 6 * count
+    return [query["sql"] for query in captured.captured_queries]
+
+
+# One sweep that finds breaches of both clocks: per clock one batch of 13 statements (the claim that
+# escalates too, the stale days, the incidents, their teams, services and assignees, the four
+# recipient reads, the log entries, the outbox rows, the checklist tick; SQLite escalates in an UPDATE
+# of its own: 14), then the two warning claims and the process sweep's three reads.
+SWEEP_STATEMENTS = {"postgresql": 31, "sqlite": 33}
+
+
 def test_statements_are_the_same_for_n_and_ten_times_n_crossings(clock, service, other_service, team, managers):
-    counts = []
-    for count in (3, 30):
-        Incident.objects.all().delete()
-        made = make_crossings(count, service, other_service, team)
-        with CaptureQueriesContext(connection) as captured:
-            done = services.sla_sweep(SWEPT_AT)
-        assert (done["response_breached"], done["resolution_breached"]) == (count + 1, count + 1)
-        assert Notification.objects.filter(object_id__in=[i.pk for i in made]).count() > 6 * count
-        counts.append(len(captured.captured_queries))
-    assert counts[0] == counts[1]
+    counts = [len(swept_statements(count, service, other_service, team)) for count in (3, 30)]
+    assert counts == [SWEEP_STATEMENTS[connection.vendor]] * 2
+
+
+def test_a_full_batch_is_one_batch_and_one_more_crossing_another(clock, service, other_service, team, managers,
+                                                                 monkeypatch):
+    """A batch reads one candidate more than it claims: exactly ``BATCH`` crossings are swept in
+    as many statements as fewer (no second round that finds nothing); one more takes a second
+    batch of each clock, the same statements once more."""
+    monkeypatch.setattr(sweep, "BATCH", 14)
+    fewer = swept_statements(6, service, other_service, team)  # 7 crossings per clock, of every kind
+    full = swept_statements(13, service, other_service, team)  # 14: exactly one batch
+    more = swept_statements(14, service, other_service, team)  # 15: a second batch of one
+    assert len(full) == len(fewer) == SWEEP_STATEMENTS[connection.vendor]
+
+    def claims(statements):  # per clock and batch, and per warning clock
+        return sum(sql.startswith("WITH candidates") for sql in statements)
+
+    assert (claims(fewer), claims(full), claims(more)) == (4, 4, 6)
+    assert len(more) > len(full)
 
 
 def per_incident_sweep(now) -> None:

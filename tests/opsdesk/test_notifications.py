@@ -211,3 +211,21 @@ def test_a_webhook_answering_an_error_is_recorded_as_failed(webhook_server, djan
     assert row.status == NotificationStatus.FAILED
     assert "500" in row.last_error
     assert len(hook.received) == 1
+
+
+@pytest.mark.postgres
+def test_the_dedupe_key_is_compared_byte_by_byte_on_postgresql():
+    """Collation "C" (``ByteOrderCharField``): equality is byte equality under the database's locale
+    too, so the keys deduplicate as before; only the comparisons of the unique index are cheaper."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT collation_name FROM information_schema.columns "
+                       "WHERE table_name = 'opsdesk_notification' AND column_name = 'dedupe_key'")
+        assert cursor.fetchone() == ("C",)
+    keys = ["incident:1:breach|email|Ann@example.test", "incident:1:breach|email|ann@example.test",
+            "incident:1:breach|email|änn@example.test"]
+    for key in [*keys, *keys]:
+        notifications.notify(recipients=[notifications.email(key.rsplit("|", 1)[1])], subject="s", body="b",
+                             dedupe_key=key.rsplit("|", 2)[0])
+    assert sorted(Notification.objects.values_list("dedupe_key", flat=True)) == sorted(keys)

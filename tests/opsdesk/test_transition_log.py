@@ -100,3 +100,30 @@ def test_superuser_cannot_add_an_entry_in_the_admin(superuser_client):
     assert superuser_client.get(url).status_code == 403
     assert superuser_client.post(url, {"transition": "x"}).status_code == 403
     assert TransitionLog.objects.count() == 0
+
+
+def test_many_entries_are_appended_in_one_statement_as_written(django_assert_num_queries):
+    from datetime import UTC, datetime
+
+    from opsdesk.workflow import log_many
+
+    service, person = ServiceFactory(), UserFactory()
+    content_type = ContentType.objects.get_for_model(Service)
+    at = datetime(2026, 3, 2, 9, 30, 12, 345678, tzinfo=UTC)  # microseconds kept
+    entries = [
+        TransitionLog(content_type=content_type, object_id=service.pk, object_number=f"INC-{i:06d}",
+                      transition="escalate", from_state="detected", to_state="detected",
+                      user=person if i % 2 else None, comment=f"level {i}: it's late, \"really\"\n{{}}", timestamp=at)
+        for i in range(5)
+    ]
+    with django_assert_num_queries(1):
+        log_many(entries)
+    log_many([])  # nothing to write: no statement
+    assert list(TransitionLog.objects.order_by("id").values_list(
+        "content_type_id", "object_id", "object_number", "transition", "from_state", "to_state", "user_id",
+        "comment", "timestamp",
+    )) == [
+        (content_type.pk, service.pk, f"INC-{i:06d}", "escalate", "detected", "detected",
+         person.pk if i % 2 else None, f"level {i}: it's late, \"really\"\n{{}}", at)
+        for i in range(5)
+    ]
