@@ -137,11 +137,12 @@ def _plain_columns(model: type[models.Model]) -> tuple[str, ...] | None:
     for field in model._meta.concrete_fields:
         descriptor = next((klass.__dict__[field.attname] for klass in model.__mro__ if field.attname in klass.__dict__),
                           None)
-        if type(descriptor) in (DeferredAttribute, ForeignKeyDeferredAttribute):
-            pass
-        elif type(descriptor) is FSMFieldDescriptor and not field.state_proxy and field.name == field.attname:
-            pass  # it refuses a second assignment (protected) and may change the class (a proxy): neither here
-        else:
+        # django-fsm's descriptor refuses a second assignment (protected) and may change the class
+        # (a proxy): neither applies to a state field without proxies.
+        plain = type(descriptor) in (DeferredAttribute, ForeignKeyDeferredAttribute) or (
+            type(descriptor) is FSMFieldDescriptor and not field.state_proxy and field.name == field.attname
+        )
+        if not plain:
             return None
         attnames.append(field.attname)
     return tuple(attnames)

@@ -78,10 +78,8 @@ class FieldPlan:
         if "fields" in serializer.__dict__ or type(serializer).get_fields not in _DRF_GET_FIELDS:
             return None
         serializer_class = type(serializer)
-        try:
+        if serializer_class in cls._plans:  # plans are never removed: no lock needed to read one
             return cls._plans[serializer_class]
-        except KeyError:
-            pass
         with cls._lock:  # one build per class, whichever thread asks first
             if serializer_class not in cls._plans:
                 try:
