@@ -20,6 +20,8 @@ from django.db.migrations.operations import AddIndex
 from django.db.models import Case, FloatField, Q, QuerySet, Value, When
 from django.db.models.functions import Coalesce
 
+from .migration_operations import OnPostgreSQLOnly
+
 CONFIG = "english"
 MAX_WORDS = 12
 RECORD_NUMBER = re.compile(r"^\s*(INC|CHG|REL)-?0*(\d{1,12})\s*$", re.IGNORECASE)
@@ -37,18 +39,10 @@ def search_index(*fields: str, name: str) -> GinIndex:
     return GinIndex(search_vector(*fields), name=name)
 
 
-class AddIndexOnPostgres(AddIndex):
+class AddIndexOnPostgres(OnPostgreSQLOnly, AddIndex):
     """``AddIndex`` that creates the index only on PostgreSQL (full-text GIN indexes mean
     nothing to SQLite); the migration state carries it everywhere, so ``makemigrations``
     sees the model and the migrations agree."""
-
-    def database_forwards(self, app_label, schema_editor, from_state, to_state):
-        if schema_editor.connection.vendor == "postgresql":
-            super().database_forwards(app_label, schema_editor, from_state, to_state)
-
-    def database_backwards(self, app_label, schema_editor, from_state, to_state):
-        if schema_editor.connection.vendor == "postgresql":
-            super().database_backwards(app_label, schema_editor, from_state, to_state)
 
     def deconstruct(self):
         name, args, kwargs = super().deconstruct()

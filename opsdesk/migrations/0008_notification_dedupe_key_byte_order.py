@@ -3,19 +3,12 @@
 from django.db import migrations
 
 import opsdesk.models
+from opsdesk.migration_operations import OnPostgreSQLOnly
 
 
-class AlterFieldOnPostgreSQL(migrations.AlterField):
+class AlterFieldOnPostgreSQL(OnPostgreSQLOnly, migrations.AlterField):
     """The collation is PostgreSQL's alone (``ByteOrderCharField``): SQLite's column already compares
     bytes, and its schema editor would copy the whole table to change nothing."""
-
-    def database_forwards(self, app_label, schema_editor, from_state, to_state):
-        if schema_editor.connection.vendor == "postgresql":
-            super().database_forwards(app_label, schema_editor, from_state, to_state)
-
-    def database_backwards(self, app_label, schema_editor, from_state, to_state):
-        if schema_editor.connection.vendor == "postgresql":
-            super().database_backwards(app_label, schema_editor, from_state, to_state)
 
 
 class Migration(migrations.Migration):
