@@ -15,6 +15,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from opsdesk.api.renderers import JSONRenderer
 from opsdesk.api.workflow import transition_actions
 
 from .. import ical, selectors, services
@@ -112,7 +113,7 @@ class ChangeCalendarFeedView(APIView):
     """GET /api/v1/changes/calendar.ics: the change calendar for API clients (session or token)."""
 
     permission_classes = [IsAuthenticated]
-    renderer_classes = [ICalendarRenderer, renderers.JSONRenderer]
+    renderer_classes = [ICalendarRenderer, JSONRenderer]
 
     @extend_schema(
         summary="The change calendar as iCalendar",

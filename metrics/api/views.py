@@ -6,11 +6,12 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import BasePermission
-from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
+from rest_framework.renderers import BrowsableAPIRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from incidents.choices import Severity
+from opsdesk.api.renderers import JSONRenderer
 
 from ..definitions import COUNT, GROUPS, INTERVALS, METRIC_KEYS, METRICS, compute, timeseries
 from .renderers import MetricsCSVRenderer
