@@ -1,15 +1,14 @@
 """The API's JSON: DRF's renderer, encoded by orjson.
 
-Every API response a client reads (not the browsable page) is compact JSON, and DRF encodes it
-with the standard library's ``json``: ~1 ms of a 50-row incident page. orjson writes the same
-document in a tenth of the time. What it would write differently is handed back to DRF's own
-encoder (``default``: instants, decimals, lazy texts, sets, model choices' labels) or to DRF's
-whole renderer: an indented response, an integer beyond 64 bits, a string that is not valid
-UTF-8, a dict with keys that are not strings, or the settings asking for ASCII-only or
-non-strict output. A float is written in its
-shortest round-trip form either way, only its exponent differs (``1e16`` where ``json`` writes
-``1e+16``: the same number). NaN and infinity, which DRF's strict JSON refuses with an error,
-are written as ``null``.
+Every API answer a client reads (not the browsable page) is compact JSON, which DRF encodes with
+the standard library's ``json`` (12 % of a 50-row incident page's CPU). orjson writes the same
+bytes in a fraction of the time. What it would write differently goes back to DRF: instants,
+dates, decimals, lazy texts and sets to DRF's own encoder (``default``); an indented answer, an
+integer beyond 64 bits, a string that is not valid UTF-8, a key that is not a string, or the
+settings asking for ASCII-only or non-strict output to DRF's whole renderer. Two differences
+remain: a very large or very small float's exponent (``1e16`` where ``json`` writes ``1e+16``,
+the same number), and NaN or infinity, which DRF's strict JSON refuses with an error, written as
+``null``.
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ _OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 
 
 class JSONRenderer(renderers.JSONRenderer):
-    """``rest_framework.renderers.JSONRenderer`` with orjson for compact output (the same bytes)."""
+    """``rest_framework.renderers.JSONRenderer`` with orjson for compact output."""
 
     _default = staticmethod(JSONEncoder().default)
 
