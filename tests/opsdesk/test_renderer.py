@@ -102,3 +102,15 @@ def test_the_api_answers_with_it(api_client, service_desk_user):
     assert response.status_code == 200
     assert isinstance(response.accepted_renderer, JSONRenderer)
     assert response.content == DRF.render(response.data)
+
+
+@pytest.mark.parametrize("setting", [{"ensure_ascii": True}, {"strict": False}, {"compact": False}])
+def test_the_settings_orjson_cannot_follow_are_drfs(setting):
+    """UNICODE_JSON off, STRICT_JSON off, COMPACT_JSON off: DRF's renderer writes the answer."""
+    ours, drf = JSONRenderer(), DRFJSONRenderer()
+    for renderer in (ours, drf):
+        for name, value in setting.items():
+            setattr(renderer, name, value)
+    document = {"text": "naïve", "x": float("nan")} if "strict" in setting else {"text": "naïve", "n": [1, 2]}
+    assert ours.render(document) == drf.render(document)
+    assert ours.render(document) != OURS.render(document)  # not what the default settings write
