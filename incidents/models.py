@@ -51,12 +51,18 @@ class BusinessCalendar(models.Model):
         """This calendar as a clock (parsed once per instance)."""
         cached = self.__dict__.get("_working_hours")
         if cached is None:
-            cached = sla.parse_calendar(
-                time_zone=self.time_zone, hours=self.hours, holidays=self.holidays,
-                calendar_id=self.pk, name=self.name,
+            cached = self.__dict__["_working_hours"] = self.clock_of(
+                self.pk, self.time_zone, self.hours, self.holidays, self.name
             )
-            self.__dict__["_working_hours"] = cached
         return cached
+
+    # The columns ``clock_of`` takes, in order: lists read them as values (``selectors.sla_clocks``).
+    CLOCK_COLUMNS = ("id", "time_zone", "hours", "holidays", "name")
+
+    @staticmethod
+    def clock_of(pk, time_zone, hours, holidays, name) -> sla.WorkingHours:
+        """The clock of a calendar given by its ``CLOCK_COLUMNS``."""
+        return sla.parse_calendar(time_zone=time_zone, hours=hours, holidays=holidays, calendar_id=pk, name=name)
 
 
 class SLAPolicy(models.Model):

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.contrib.auth.models import Permission
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import BooleanField, Case, F, Prefetch, Q, QuerySet, Value, When, prefetch_related_objects
+from django.db.models import BooleanField, Case, F, Prefetch, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from opsdesk import confidentiality
@@ -17,7 +17,7 @@ from opsdesk.workflow import transition_history, user_may
 
 from . import sla
 from .choices import IncidentState
-from .models import Incident, SLAPolicy
+from .models import BusinessCalendar, Incident, SLAPolicy
 
 # The confidentiality rule of §6 lives in the kernel, for every read path; these are its names here.
 VIEW_ALL_CONFIDENTIAL = confidentiality.VIEW_ALL_CONFIDENTIAL
@@ -237,9 +237,14 @@ def sla_policies_by_severity() -> dict[str, SLAPolicy]:
 
 
 def sla_clocks() -> dict[str, sla.Clock]:
-    """The clock of each severity (its policy's calendar, or 24 × 7), one query: a list
-    page asks once and passes it to ``sla_state`` for every row."""
-    return {severity: policy.clock for severity, policy in sla_policies_by_severity().items()}
+    """The clock of each severity (its policy's calendar, or 24 × 7), one query of the columns
+    the clocks need (values, not instances: every list request asks): a list page asks once and
+    passes it to ``sla_state`` for every row."""
+    columns = [f"calendar__{name}" for name in BusinessCalendar.CLOCK_COLUMNS]
+    return {
+        severity: BusinessCalendar.clock_of(*calendar) if calendar[0] is not None else sla.ROUND_THE_CLOCK
+        for severity, *calendar in SLAPolicy.objects.order_by().values_list("severity", *columns)
+    }
 
 
 def hold_periods(incident_ids) -> dict[int, list[tuple[datetime, datetime]]]:
@@ -393,12 +398,22 @@ def pending_required_prefetch() -> Prefetch:
 
 
 def prefetch_pending_required(incidents: list[Incident], user) -> None:
-    """``pending_required_prefetch`` for the incidents of a page that ``user`` could close now (the
-    resolved ones, if ``user`` may close): ``close`` is the only transition those steps gate. One
-    query, none without such a row."""
+    """The keys of the pending required steps (``pending_required_keys``, what ``steps.pending_required``
+    reads) of the incidents of a page that ``user`` could close now (the resolved ones, if ``user``
+    may close): ``close`` is the only transition those steps gate. One query of the keys alone,
+    none without such a row."""
+    from .choices import StepState
+    from .models import IncidentStep
+
     resolved = [incident for incident in incidents if incident.state == IncidentState.RESOLVED]
-    if resolved and user_may(resolved[0], "close", user):
-        prefetch_related_objects(resolved, pending_required_prefetch())
+    if not resolved or not user_may(resolved[0], "close", user):
+        return
+    keys: dict[int, list[str]] = {incident.pk: [] for incident in resolved}
+    pending = IncidentStep.objects.filter(incident_id__in=list(keys), required=True, state=StepState.PENDING)
+    for incident_id, key in pending.order_by("position", "id").values_list("incident_id", "key"):
+        keys[incident_id].append(key)
+    for incident in resolved:
+        incident.pending_required_keys = keys[incident.pk]
 
 
 def incident_steps(incident: Incident) -> list:

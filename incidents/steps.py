@@ -135,9 +135,13 @@ def observe_transition(incident: Incident, name: str, *, by, at: datetime) -> No
 def pending_required(incident: Incident) -> list[str]:
     """The keys of the incident's required steps still pending, in checklist order.
 
-    Uses ``incident.pending_required_steps`` (a prefetch of the list and detail
-    selectors) when present, else one query.
+    Uses what the list and detail selectors read ahead when present: the keys
+    (``pending_required_keys``, a list page's) or the steps (``pending_required_steps``, one
+    incident's); else one query.
     """
+    keys = incident.__dict__.get("pending_required_keys")
+    if keys is not None:
+        return list(keys)
     prefetched = incident.__dict__.get("pending_required_steps")
     if prefetched is not None:
         return [step.key for step in prefetched]
