@@ -9,13 +9,13 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
-from django_fsm import FSMField, transition
+from django_fsm import transition
 
 from opsdesk import events
 from opsdesk.exceptions import DomainValidationError
 from opsdesk.models import AppendOnlyModel
 from opsdesk.search import search_index
-from opsdesk.workflow import WorkflowModel
+from opsdesk.workflow import StateField, WorkflowModel
 
 from .choices import RISK_QUESTIONS, ApprovalRole, ChangeState, ChangeType, Decision, Risk
 
@@ -193,7 +193,7 @@ class ChangeRequest(WorkflowModel):
     )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
-    state = FSMField(
+    state = StateField(
         max_length=20, choices=ChangeState.choices, default=ChangeState.DRAFT, protected=True, db_index=True
     )
 

@@ -13,12 +13,12 @@ from django.contrib.contenttypes.fields import GenericRelation
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
-from django_fsm import FSMField, transition
+from django_fsm import transition
 
 from opsdesk import events
 from opsdesk.exceptions import DomainValidationError
 from opsdesk.search import search_index
-from opsdesk.workflow import WorkflowModel
+from opsdesk.workflow import StateField, WorkflowModel
 
 from . import sla
 from .choices import CancelReason, IncidentState, NotificationLevel, Severity
@@ -194,7 +194,7 @@ class Incident(WorkflowModel):
         blank=True,
         related_name="caused_incidents",
     )
-    state = FSMField(
+    state = StateField(
         max_length=20,
         choices=IncidentState.choices,
         default=IncidentState.DETECTED,

@@ -447,12 +447,24 @@ def _remember(sender, instance, **kwargs):
     instance._rollup_before = {name: instance.__dict__.get(name) for name in _tracked(sender)}
 
 
+def _before(instance) -> dict:
+    """The tracked fields as the rollups last saw them: as this instance last saved them, else as it
+    was read (``WorkflowModel.loaded_values``: incidents, changes and releases are read by the
+    thousand and saved one at a time, so nothing is copied when one is read), else as it was made
+    (``_remember`` on ``post_init``, for the other models)."""
+    before = instance.__dict__.get("_rollup_before")
+    if before is None:
+        loaded = getattr(instance, "loaded_values", None)
+        before = loaded() if loaded is not None else {}
+    return before
+
+
 def _tracked(model) -> tuple[str, ...]:
     return INCIDENT_TRACKED if model is Incident else DELIVERY_TRACKED[model]
 
 
 def _saved(sender, instance, created=False, **kwargs):
-    before = getattr(instance, "_rollup_before", {})
+    before = _before(instance)
     mark_stale(_days_of(before.get("detected_at"), before.get("resolved_at"), instance.detected_at,
                         instance.resolved_at))
     releases = {before.get("caused_by_release_id"), instance.caused_by_release_id} - {None}
@@ -500,7 +512,7 @@ def _delivery_days(model, instance, before: dict, *, changed_links: bool) -> set
 
 
 def _delivery_saved(sender, instance, created=False, **kwargs):
-    before = getattr(instance, "_rollup_before", {})
+    before = _before(instance)
     fields = [n for n in LEAD_TIME_FIELDS if n in before]
     changed = created or any(before.get(n) != getattr(instance, n) for n in fields)
     mark_stale(_delivery_days(sender, instance, before, changed_links=changed), source=DELIVERY)
@@ -550,7 +562,6 @@ def connect() -> None:
     from django.apps import apps
     from django.db.models.signals import m2m_changed
 
-    post_init.connect(_remember, sender=Incident, dispatch_uid="metrics-rollup-remember")
     post_save.connect(_saved, sender=Incident, dispatch_uid="metrics-rollup-saved")
     post_delete.connect(_deleted, sender=Incident, dispatch_uid="metrics-rollup-deleted")
     rows_updated.connect(_bulk_updated, sender=Incident, dispatch_uid="metrics-rollup-bulk")
@@ -559,7 +570,8 @@ def connect() -> None:
         DELIVERY_TRACKED[model] = tuple(dict.fromkeys(
             (*moments, *(n for n in LEAD_TIME_FIELDS if n in {f.attname for f in model._meta.concrete_fields}))
         ))
-        post_init.connect(_remember, sender=model, dispatch_uid=f"metrics-rollup-remember-{label}")
+        if not hasattr(model, "loaded_values"):
+            post_init.connect(_remember, sender=model, dispatch_uid=f"metrics-rollup-remember-{label}")
         post_save.connect(_delivery_saved, sender=model, dispatch_uid=f"metrics-rollup-saved-{label}")
         post_delete.connect(_delivery_deleted, sender=model, dispatch_uid=f"metrics-rollup-deleted-{label}")
         if hasattr(model, "services"):

@@ -23,7 +23,7 @@ from django.db.models.fields.related_descriptors import ForeignKeyDeferredAttrib
 from django.db.models.query_utils import DeferredAttribute
 from django.db.models.signals import post_init, pre_init
 from django.utils import timezone
-from django_fsm import ConcurrentTransition, ConcurrentTransitionMixin, FSMFieldDescriptor, FSMFieldMixin
+from django_fsm import ConcurrentTransition, ConcurrentTransitionMixin, FSMField, FSMFieldDescriptor, FSMFieldMixin
 
 from . import events
 from .exceptions import ConcurrentUpdate, TransitionNotAllowed
@@ -32,10 +32,35 @@ from .models import TransitionLog
 User = AbstractBaseUser | AnonymousUser | None
 
 
+class StateDescriptor(FSMFieldDescriptor):
+    """django-fsm's descriptor of a state field, reading a loaded state straight from the
+    instance: django-fsm makes a ``DeferredAttribute`` at every read, and a list page reads each
+    row's state several times (its SLA state, its transitions, its cell)."""
+
+    def __get__(self, instance, owner=None):
+        if instance is None:
+            return self
+        try:
+            return instance.__dict__[self.field.attname]
+        except KeyError:  # deferred: loaded as django-fsm loads it
+            return self.field.get_state(instance)
+
+
+class StateField(FSMField):
+    """django-fsm's ``FSMField`` with ``StateDescriptor``. Migrations see a plain ``FSMField``:
+    the column and its behaviour are the same."""
+
+    descriptor_class = StateDescriptor
+
+    def deconstruct(self):
+        name, _path, args, kwargs = super().deconstruct()
+        return name, "django_fsm.FSMField", args, kwargs
+
+
 class WorkflowModel(ConcurrentTransitionMixin, models.Model):
     """Base of the numbered, state-machine models (incidents, changes, releases).
 
-    Subclasses define ``state = FSMField(protected=True, ...)``, the
+    Subclasses define ``state = StateField(protected=True, ...)``, the
     ``@transition`` methods and ``NUMBER_PREFIX``.
     """
 
@@ -66,10 +91,12 @@ class WorkflowModel(ConcurrentTransitionMixin, models.Model):
         stores the value in the instance's ``__dict__`` (``_plain_columns``) and nothing listens
         to ``pre_init``, the row's values go into the ``__dict__`` at once. ``post_init`` is sent
         and django-fsm's initial states are taken as ``__init__`` would (list pages read tens of
-        rows of 49 columns)."""
+        rows of 49 columns). The row is kept as read, for ``loaded_values``."""
         attnames = _plain_columns(cls)
         if attnames is None or pre_init.has_listeners(cls):
-            return super().from_db(db, field_names, values)
+            new = super().from_db(db, field_names, values)
+            new._loaded_row = (field_names, values)
+            return new
         new = cls.__new__(cls)
         new._state = state = ModelState()  # adding and no database, as post_init's receivers see it in __init__
         if len(values) == len(attnames):
@@ -80,7 +107,15 @@ class WorkflowModel(ConcurrentTransitionMixin, models.Model):
         new._update_initial_state()
         state.adding = False
         state.db = db
+        new._loaded_row = (field_names, values)
         return new
+
+    def loaded_values(self) -> dict[str, Any]:
+        """The columns (by attribute name) as this instance read them from the database; empty
+        for an instance made in Python. What a write changed is what differs from them (the
+        metrics' rollups mark the days of both)."""
+        loaded = self.__dict__.get("_loaded_row")
+        return dict(zip(*loaded, strict=True)) if loaded is not None else {}
 
     @property
     def state_fields(self) -> tuple:
@@ -140,7 +175,8 @@ def _plain_columns(model: type[models.Model]) -> tuple[str, ...] | None:
         # django-fsm's descriptor refuses a second assignment (protected) and may change the class
         # (a proxy): neither applies to a state field without proxies.
         plain = type(descriptor) in (DeferredAttribute, ForeignKeyDeferredAttribute) or (
-            type(descriptor) is FSMFieldDescriptor and not field.state_proxy and field.name == field.attname
+            type(descriptor) in (FSMFieldDescriptor, StateDescriptor)
+            and not field.state_proxy and field.name == field.attname
         )
         if not plain:
             return None

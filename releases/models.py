@@ -5,11 +5,11 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
-from django_fsm import FSMField, transition
+from django_fsm import transition
 
 from opsdesk import events
 from opsdesk.search import search_index
-from opsdesk.workflow import WorkflowModel
+from opsdesk.workflow import StateField, WorkflowModel
 
 from .choices import CheckKind, DeliverableKind, DeploymentStatus, ReleaseState
 
@@ -37,7 +37,7 @@ class Release(WorkflowModel):
         help_text="The automation rule that created this record (empty when a person did).",
     )
     updated_at = models.DateTimeField(auto_now=True)
-    state = FSMField(
+    state = StateField(
         max_length=20, choices=ReleaseState.choices, default=ReleaseState.PLANNING, protected=True,
         db_index=True,
     )
