@@ -617,7 +617,6 @@ class SLAClock:
         }
 
 
-
 @dataclass(slots=True)
 class SLAState:
     """Both SLA clocks of an incident, whether they stand still and why, time on hold (a value,
