@@ -77,9 +77,12 @@ def test_a_major_incident_from_declaration_to_review(page, live_server, login, s
     page.set_viewport_size({"width": 1280, "height": 1000})
     actions = page.locator("#actions")
     actions.get_by_role("button", name="Resolve…").click()
+    # The form opens with Bootstrap's collapse; submit it once it stands still (a click during the
+    # animation can miss the moving button on a busy machine), and wait for the answer's page.
+    expect(page.locator("#tf-resolve")).to_have_class(re.compile(r"\bcollapse\b.*\bshow\b"), timeout=30_000)
     actions.locator("textarea[name=resolution_summary]").fill("Rolled back the gateway configuration.")
-    actions.get_by_role("button", name="Resolve", exact=True).click()
-    page.wait_for_load_state()
+    with page.expect_navigation(timeout=60_000):
+        actions.get_by_role("button", name="Resolve", exact=True).click()
     review = page.locator("#review")
     expect(review).to_contain_text("Follow-up due", timeout=60_000)  # the resolve's round trip, on a busy machine
     assert page.locator("#major-banner").count() == 0  # no longer open
