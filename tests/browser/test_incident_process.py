@@ -81,8 +81,10 @@ def test_a_major_incident_from_declaration_to_review(page, live_server, login, s
     # animation can miss the moving button on a busy machine), and wait for the answer's page.
     expect(page.locator("#tf-resolve")).to_have_class(re.compile(r"\bcollapse\b.*\bshow\b"), timeout=30_000)
     actions.locator("textarea[name=resolution_summary]").fill("Rolled back the gateway configuration.")
-    with page.expect_navigation(timeout=60_000):
+    posted = re.compile(rf"/incidents/{incident.pk}/transition/resolve/")
+    with page.expect_response(lambda r: posted.search(r.url) and r.request.method == "POST", timeout=60_000):
         actions.get_by_role("button", name="Resolve", exact=True).click()
+    page.wait_for_load_state()
     review = page.locator("#review")
     expect(review).to_contain_text("Follow-up due", timeout=60_000)  # the resolve's round trip, on a busy machine
     assert page.locator("#major-banner").count() == 0  # no longer open
