@@ -133,6 +133,10 @@ def _queries(paths: list[str]) -> dict[str, dict]:
     return out
 
 
+# What a sweep of made crossings writes about them, deleted with them (``_remove``).
+OBJECT_TABLES = ("opsdesk_transitionlog", "opsdesk_notification")
+
+
 def _crossings(count: int) -> list[int]:
     """``count`` open incidents whose response deadline passed a minute ago, never flagged."""
     from datetime import timedelta
@@ -170,7 +174,7 @@ def _remove(ids: list[int]) -> None:
 
     ct = ContentType.objects.get_for_model(Incident).pk
     with connection.cursor() as cursor:
-        for table in ("opsdesk_transitionlog", "opsdesk_notification"):
+        for table in OBJECT_TABLES:
             cursor.execute(f"DELETE FROM {table} WHERE content_type_id = %s AND object_id = ANY(%s)", [ct, ids])
         cursor.execute("DELETE FROM incidents_incident WHERE id = ANY(%s)", [ids])
 
@@ -188,9 +192,9 @@ def _timed_sweep() -> tuple[float, int, dict]:
     return elapsed, len(captured.captured_queries), done
 
 
-# The tables an earlier run's made crossings churned (inserted, then deleted): their dead entries stay in the
-# indexes until a vacuum and the probes would visit them; in production, autovacuum clears them.
-CHURNED = ("incidents_incident", "opsdesk_notification", "opsdesk_transitionlog")
+# The tables an earlier run's made crossings churned (``_crossings`` inserts, ``_remove`` deletes): their dead
+# entries stay in the indexes until a vacuum and the probes would visit them; in production, autovacuum clears them.
+CHURNED = ("incidents_incident", *OBJECT_TABLES)
 
 
 def _vacuum() -> dict:
